@@ -1,0 +1,112 @@
+"""The ``where`` metadata filter: validated once, translated for SQLite and for Chroma.
+
+A filter is a dict. ``{"topic": "travel"}`` means equality; ``{"year": {"$gte": 2023}}`` uses an
+operator (``$eq $ne $gt $gte $lt $lte $in $nin``); ``{"$and": [...]}`` and ``{"$or": [...]}``
+combine filters. Keys name top-level metadata fields; values are str, int, float or bool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidFilterError
+
+OPERATORS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+LIST_OPERATORS = {"$in": "IN", "$nin": "NOT IN"}
+CHROMA_PREFIX = "m."
+Scalar = str | int | float | bool
+
+
+def check_where(where: object) -> dict[str, Any] | None:
+    """Validate a filter; raise :class:`InvalidFilterError` saying what is wrong."""
+    if where is None:
+        return None
+    if not isinstance(where, dict) or not where:
+        raise InvalidFilterError(f"where must be a non-empty dict, got {where!r}")
+    for key, value in where.items():
+        if key in ("$and", "$or"):
+            if not isinstance(value, list) or not value:
+                raise InvalidFilterError(f"{key} takes a non-empty list of filters")
+            for part in value:
+                check_where(part)
+        elif not isinstance(key, str) or not key or key.startswith("$"):
+            raise InvalidFilterError(f"unknown operator or key {key!r} in where")
+        else:
+            _check_condition(key, value)
+    return where
+
+
+def _check_condition(key: str, condition: object) -> None:
+    if isinstance(condition, dict):
+        if len(condition) != 1:
+            raise InvalidFilterError(f"where[{key!r}] must hold exactly one operator")
+        operator, operand = next(iter(condition.items()))
+        if operator in OPERATORS:
+            _check_scalar(key, operand)
+        elif operator in LIST_OPERATORS:
+            if not isinstance(operand, list) or not operand:
+                raise InvalidFilterError(f"{operator} on {key!r} takes a non-empty list")
+            for item in operand:
+                _check_scalar(key, item)
+        else:
+            raise InvalidFilterError(
+                f"unknown operator {operator!r} on {key!r}; use "
+                f"{', '.join([*OPERATORS, *LIST_OPERATORS])}"
+            )
+    else:
+        _check_scalar(key, condition)
+
+
+def _check_scalar(key: str, value: object) -> None:
+    if not isinstance(value, (str, int, float, bool)):
+        raise InvalidFilterError(
+            f"where[{key!r}] compares with {value!r}; only str, int, float and bool can be compared"
+        )
+
+
+def to_sql(where: dict[str, Any], column: str = "metadata") -> tuple[str, list[Any]]:
+    """An SQL condition over a JSON column and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for key, value in where.items():
+        if key in ("$and", "$or"):
+            parts = [to_sql(part, column) for part in value]
+            joiner = " AND " if key == "$and" else " OR "
+            clauses.append("(" + joiner.join(sql for sql, _ in parts) + ")")
+            for _, part_params in parts:
+                params.extend(part_params)
+            continue
+        path = '$."' + key.replace('"', '\\"') + '"'
+        field = f"json_extract({column}, ?)"
+        operator, operand = next(iter(value.items())) if isinstance(value, dict) else ("$eq", value)
+        if operator in LIST_OPERATORS:
+            marks = ", ".join("?" for _ in operand)
+            clauses.append(f"{field} {LIST_OPERATORS[operator]} ({marks})")
+            params.append(path)
+            params.extend(operand)
+        else:
+            clauses.append(f"{field} {OPERATORS[operator]} ?")
+            params.extend([path, operand])
+    return "(" + " AND ".join(clauses) + ")", params
+
+
+def to_chroma(where: dict[str, Any]) -> dict[str, Any]:
+    """The same filter over Chroma metadata, where user fields carry the ``m.`` prefix."""
+    parts: list[dict[str, Any]] = []
+    for key, value in where.items():
+        if key in ("$and", "$or"):
+            parts.append({key: [to_chroma(part) for part in value]})
+        elif isinstance(value, dict):
+            parts.append({CHROMA_PREFIX + key: dict(value)})
+        else:
+            parts.append({CHROMA_PREFIX + key: {"$eq": value}})
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def chroma_metadata(metadata: dict[str, Any]) -> dict[str, Scalar]:
+    """The scalar top-level fields of user metadata, prefixed for Chroma."""
+    return {
+        CHROMA_PREFIX + key: value
+        for key, value in metadata.items()
+        if isinstance(value, (str, int, float, bool)) and not key.startswith(("$", "#"))
+    }

@@ -1,0 +1,611 @@
+"""MemoryCore: the one object every adapter, the CLI and the notebooks stand on."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+from ..errors import EmbeddingMismatchError, IndexingError, InvalidInputError
+from ..records import KINDS, Hit, MemoryContext, MemoryRecord
+from ..settings import Settings
+from . import validation as check
+from .embeddings import CachedEmbedder, resolve_embedder
+from .policy import fit_context, should_fold, window_start
+from .ranking import Weights, final_score, fuse
+from .salience import estimate_importance
+from .store_sqlite import Filters, SQLiteRecordStore, StoredRow, match_expression
+from .summarizer import resolve_summarizer
+from .tokens import resolve_token_counter
+from .vectors import ChromaIndex
+from .worker import Worker
+
+__all__ = ["MemoryCore"]
+
+log = logging.getLogger("agent_memory_plugins")
+P = ParamSpec("P")
+T = TypeVar("T")
+TOKEN_WINDOW_SCAN = 1000
+"""Most messages a token-only window (``window_messages=None``) looks back over."""
+MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
+
+
+def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
+    """The async twin of a sync method: the same code, run in a worker thread."""
+
+    @functools.wraps(method)
+    async def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    twin.__doc__ = f"Async twin of :meth:`{method.__name__}`."
+    return twin
+
+
+class MemoryCore:
+    """Durable conversation memory: per-session windows, running summaries, long-term recall.
+
+    Setup::
+
+        mem = MemoryCore("./agent_memory")   # SQLite + embedded Chroma under this folder
+        mem = MemoryCore()                   # nothing on disk (tests, notebooks)
+
+    Usage::
+
+        mem.add_message("s1", "user", "I live in Denver", user_id="alice")
+        mem.flush()                          # wait for background indexing (optional)
+        mem.search("where does the user live?", user_id="alice")
+        mem.context("s1", "where do I live?", user_id="alice").render()
+
+    Async: every public method has an ``a``-prefixed twin (``aadd_message``, ``asearch``, ...).
+    Writes commit to SQLite before returning; embedding and summarizing happen in a background
+    worker, never on the write path. Every read and delete is scoped to one user.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        window_messages: int | None = None,
+        window_tokens: int | None = None,
+        embedder: Any = None,
+        summarizer: Any = None,
+        token_counter: Any = None,
+        chroma_client: Any = None,
+        reindex: bool = False,
+        background: bool = True,
+        **settings: Any,
+    ) -> None:
+        overrides: dict[str, Any] = dict(settings)
+        if path is not None:
+            overrides["path"] = os.fspath(path)
+        if window_messages is not None:
+            overrides["window_messages"] = window_messages
+        if window_tokens is not None:
+            overrides["window_tokens"] = window_tokens
+        self.settings = Settings.from_env(overrides)
+        folder = self.settings.path
+        if folder is not None:
+            os.makedirs(folder, exist_ok=True)
+        self.count_tokens = resolve_token_counter(token_counter)
+        self.embedder = CachedEmbedder(
+            resolve_embedder(embedder, self.settings.embedding_model), self.settings.embedding_cache_size
+        )
+        self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
+        self.weights = Weights(
+            dense=self.settings.dense_weight, keyword=self.settings.keyword_weight,
+            recency=self.settings.recency_weight,
+            recency_half_life_days=self.settings.recency_half_life_days,
+            importance=self.settings.importance_weight,
+        )
+        self.index = ChromaIndex(
+            folder, self.settings.chroma_collection, self.settings.chroma_url, chroma_client
+        )
+        try:
+            self.store = SQLiteRecordStore(
+                os.path.join(folder, "memory.db") if folder else None, self.settings.durability
+            )
+        except BaseException:
+            self.index.close()
+            raise
+        self._index_lock = threading.RLock()
+        self._dirty: set[tuple[str, str]] = set()
+        self._dirty_lock = threading.Lock()
+        self._closed = False
+        self._last_error: BaseException | None = None
+        try:
+            self._check_embedder(reindex)
+        except BaseException:
+            self.index.close()
+            self.store.close()
+            raise
+        self._worker = Worker(self._background_drain, self.settings.index_interval) if background else None
+        if self._worker is not None:
+            self._worker.start()
+            if self.store.outbox_size() or self.store.sessions_to_fold(1):
+                self._worker.wake()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _check_embedder(self, reindex: bool) -> None:
+        built_with = self.store.meta("embedder")
+        if built_with is None:
+            self.store.set_meta("embedder", self.embedder.name)
+            return
+        if built_with == self.embedder.name:
+            dimension = self.store.meta("dimension")
+            self.embedder.dimension = int(dimension) if dimension else None
+            return
+        if not reindex:
+            raise EmbeddingMismatchError(
+                f"this store was built with the embedder {built_with!r} but was opened with "
+                f"{self.embedder.name!r}. Open it with the original embedder, or rebuild its "
+                "vectors with the new one: MemoryCore(path, embedder=..., reindex=True), "
+                "which calls reindex()"
+            )
+        self.reindex()
+
+    def close(self) -> None:
+        """Stop the worker and close the stores. Queued indexing resumes on the next open."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            self._worker.stop()
+        with self._index_lock:
+            self.index.close()
+            self.store.close()
+
+    def __enter__(self) -> MemoryCore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.settings.path or "in memory"
+        state = "closed" if self._closed else f"{self.store.count()} records"
+        return f"MemoryCore({where!r}, {state}, chroma={self.index.mode})"
+
+    # -- writes -------------------------------------------------------------------------------
+    def add_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        user_id: str = "default",
+        agent_id: str | None = None,
+        timestamp: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        importance: float | None = None,
+    ) -> MemoryRecord:
+        """Record one message of a conversation. Durable when it returns."""
+        message = {"role": role, "content": content, "timestamp": timestamp, "metadata": metadata,
+                   "importance": importance}
+        return self.add_messages(session_id, [message], user_id=user_id, agent_id=agent_id)[0]
+
+    def add_messages(
+        self,
+        session_id: str,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        user_id: str = "default",
+        agent_id: str | None = None,
+    ) -> list[MemoryRecord]:
+        """Record many messages in one transaction (for imports): all are stored, or none.
+
+        Each message is a dict with ``role`` and ``content`` and optional ``timestamp``,
+        ``metadata`` and ``importance``.
+        """
+        session = check.check_id(session_id, "session_id")
+        user = check.check_id(user_id, "user_id")
+        agent = check.check_optional_id(agent_id, "agent_id")
+        now = time.time()
+        records = []
+        for position, message in enumerate(messages):
+            if not isinstance(message, Mapping):
+                raise InvalidInputError(f"messages[{position}] must be a dict with role and content")
+            records.append(self._new_record(
+                message.get("content"), role=check.check_role(message.get("role")), kind="message",
+                user=user, session=session, agent=agent, timestamp=message.get("timestamp"),
+                metadata=message.get("metadata"), importance=message.get("importance"), now=now,
+            ))
+        self._write(records)
+        if records:
+            with self._dirty_lock:
+                self._dirty.add((user, session))
+        return records
+
+    def remember(
+        self,
+        text: str,
+        *,
+        user_id: str = "default",
+        kind: str = "fact",
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        timestamp: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        importance: float | None = None,
+    ) -> MemoryRecord:
+        """Store a long-term memory (a fact by default) for a user. Durable when it returns."""
+        record = self._new_record(
+            text, role="system", kind=check.check_kind(kind, MEMORY_KINDS),
+            user=check.check_id(user_id, "user_id"),
+            session=check.check_optional_id(session_id, "session_id"),
+            agent=check.check_optional_id(agent_id, "agent_id"), timestamp=timestamp,
+            metadata=metadata, importance=importance, now=time.time(),
+        )
+        self._write([record])
+        return record
+
+    def _new_record(
+        self, content: Any, *, role: str, kind: str, user: str, session: str | None,
+        agent: str | None, timestamp: Any, metadata: Any, importance: Any, now: float,
+    ) -> MemoryRecord:
+        text = check.check_content(content, self.settings.max_content_chars)
+        weight = check.check_importance(importance)
+        return MemoryRecord(
+            id=uuid.uuid4().hex, text=text, role=role, kind=kind, user_id=user, session_id=session,
+            timestamp=check.from_epoch(check.to_epoch(timestamp, now)), created_at=check.from_epoch(now),
+            importance=estimate_importance(text) if weight is None else weight,
+            metadata=check.check_metadata(metadata, self.settings.max_metadata_bytes),
+            agent_id=agent,
+        )
+
+    def _write(self, records: Sequence[MemoryRecord]) -> None:
+        if not records:
+            return
+        self.store.insert([(record, self.count_tokens(record.text)) for record in records])
+        if self._worker is not None:
+            self._worker.wake()
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, memory_id: str, *, user_id: str = "default") -> MemoryRecord:
+        """One record by id, if it belongs to ``user_id``."""
+        from ..errors import NotFoundError
+
+        record_id = check.check_memory_id(memory_id)
+        found = self.store.get([record_id], check.check_id(user_id, "user_id"))
+        if record_id not in found:
+            raise NotFoundError(f"no record {record_id} for user {user_id!r}")
+        return found[record_id].record
+
+    def window(self, session_id: str, *, user_id: str = "default") -> list[MemoryRecord]:
+        """The session's recent messages that the window keeps, oldest first."""
+        return [row.record for row in self._window_rows(
+            check.check_id(session_id, "session_id"), check.check_id(user_id, "user_id")
+        )]
+
+    def _window_rows(self, session: str, user: str) -> list[StoredRow]:
+        limit = self.settings.window_messages or TOKEN_WINDOW_SCAN
+        tail = self.store.session_tail(user, session, limit)
+        start = window_start(
+            [row.record.role for row in tail], [row.tokens for row in tail],
+            self.settings.window_messages, self.settings.window_tokens,
+        )
+        return tail[start:]
+
+    def summary(self, session_id: str, *, user_id: str = "default") -> str:
+        """The session's running summary ('' until something has left the window)."""
+        row = self.store.summary(check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"))
+        return row.record.text if row else ""
+
+    def summary_record(self, session_id: str, *, user_id: str = "default") -> MemoryRecord | None:
+        """The session's summary as a record (with ``covers``), or ``None``."""
+        row = self.store.summary(check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"))
+        return row.record if row else None
+
+    def messages(self, session_id: str, *, user_id: str = "default", limit: int | None = None) -> list[MemoryRecord]:
+        """Every stored message of a session, oldest first (``limit``: only the newest ones)."""
+        return [row.record for row in self.store.session_tail(
+            check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"), limit
+        )]
+
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str = "default",
+        k: int = 5,
+        session_id: str | None = None,
+        kinds: Sequence[str] | str | None = None,
+        where: Mapping[str, Any] | None = None,
+        agent_id: str | None = None,
+    ) -> list[Hit]:
+        """Long-term recall: the ``k`` records of ``user_id`` that best match ``query``.
+
+        Fuses dense (Chroma) and keyword (FTS5 BM25) rankings, then weighs recency and importance.
+        ``Hit.explain`` holds each part of the score.
+        """
+        from .filters import check_where, to_chroma
+
+        text = check.check_content(query, self.settings.max_content_chars, "query")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        filters = Filters(
+            user_id=check.check_id(user_id, "user_id"),
+            session_id=check.check_optional_id(session_id, "session_id"),
+            kinds=check.check_kinds(kinds),
+            agent_id=check.check_optional_id(agent_id, "agent_id"),
+            where=check_where(dict(where) if isinstance(where, Mapping) else where),
+        )
+        limit = max(k, self.settings.candidates)
+        dense: list[tuple[str, float]] = []
+        if self.settings.dense_weight > 0 and self.index.count() > 0:
+            vector = self.embedder.embed_query(text)
+            dense = self.index.query(vector, _chroma_where(filters, to_chroma), limit)
+        match = match_expression(text)
+        keyword = self.store.keyword_search(match, filters, limit) if match else []
+        parts = fuse(dense, keyword, self.weights)
+        rows = self.store.get_filtered(list(parts), filters)  # the record store has the last word
+        now = time.time()
+        hits = []
+        for record_id, row in rows.items():
+            record = row.record
+            explain = {**parts[record_id], **final_score(
+                parts[record_id]["fusion"], record.importance, now - record.timestamp.timestamp(),
+                self.weights,
+            )}
+            hits.append(Hit(record, explain["score"], explain))
+        hits.sort(key=lambda hit: hit.score, reverse=True)
+        return hits[:k]
+
+    def context(
+        self,
+        session_id: str,
+        query: str | None = None,
+        *,
+        user_id: str = "default",
+        max_tokens: int | None = None,
+        k: int = 5,
+    ) -> MemoryContext:
+        """Summary + recalled memories not already in the window + the window, within a budget.
+
+        ``query=None`` recalls for the latest user message of the window; ``k=0`` skips recall.
+        """
+        session = check.check_id(session_id, "session_id")
+        user = check.check_id(user_id, "user_id")
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+            raise InvalidInputError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
+        window = self._window_rows(session, user)
+        summary_row = self.store.summary(user, session)
+        if query is None:
+            query = next((row.record.text for row in reversed(window) if row.record.role == "user"), None)
+        hits: list[Hit] = []
+        if query and k > 0:
+            shown = {row.record.id for row in window}
+            if summary_row is not None:
+                shown.add(summary_row.record.id)
+            hits = [hit for hit in self.search(query, user_id=user, k=k + len(shown))
+                    if hit.record.id not in shown][:k]
+        summary_text = summary_row.record.text if summary_row else ""
+        fit = fit_context(
+            summary_row.tokens if summary_row else 0,
+            [self.count_tokens(hit.record.text) for hit in hits],
+            [row.tokens for row in window],
+            max_tokens,
+        )
+        kept_hits = [hits[i] for i in fit.hit_indexes]
+        return MemoryContext(
+            session_id=session, user_id=user,
+            summary=summary_text if fit.include_summary else "",
+            recalled=kept_hits, window=[row.record for row in window[fit.window_start:]],
+            tokens=fit.tokens, max_tokens=max_tokens,
+            dropped=(len(hits) - len(kept_hits)) + fit.window_start
+            + (1 if summary_text and not fit.include_summary else 0),
+        )
+
+    def sessions(self, *, user_id: str = "default") -> list[str]:
+        """The user's session ids, most recently active first."""
+        return self.store.sessions(check.check_id(user_id, "user_id"))
+
+    def users(self) -> list[str]:
+        """Every user id with stored records (for operators; not scoped)."""
+        return self.store.users()
+
+    def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
+        """Counts of records by kind, sessions, pending indexing work and the store's setup."""
+        user = check.check_optional_id(user_id, "user_id")
+        return {
+            "path": self.settings.path, "chroma": self.index.mode, "embedder": self.embedder.name,
+            "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
+            "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
+            "users": len(self.store.users()) if user is None else 1,
+            "pending_index": self.store.outbox_size(), "vectors": self.index.count(),
+        }
+
+    # -- deletes ------------------------------------------------------------------------------
+    def forget(
+        self,
+        *,
+        memory_id: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> int:
+        """Remove records everywhere (SQLite, FTS5, Chroma, summaries built from them).
+
+        ``memory_id``: one record (of ``user_id`` when given); ``session_id``: a session of
+        ``user_id`` (default "default"); ``user_id`` alone: everything of that user. Summaries that
+        covered a removed message are rebuilt from the messages that remain. Returns how many
+        records were removed.
+        """
+        if memory_id is None and session_id is None and user_id is None:
+            raise InvalidInputError("forget needs memory_id=, session_id= or user_id=")
+        user = check.check_optional_id(user_id, "user_id")
+        with self._index_lock:
+            if memory_id is not None:
+                record_id = check.check_memory_id(memory_id)
+                targets = list(self.store.get([record_id], user))
+            else:
+                session = check.check_optional_id(session_id, "session_id")
+                targets = self.store.ids_of(user or "default", session) if session else self.store.ids_of(user, None)
+            if not targets:
+                return 0
+            target_set = set(targets)
+            stale = [row for row in self.store.summaries_covering(target_set) if row.record.id not in target_set]
+            refold = [i for row in stale for i in row.record.covers if i not in target_set]
+            texts = [row.record.text for row in self.store.get(targets, None).values()]
+            removed = self.store.forget(targets + [row.record.id for row in stale], refold)
+            self.embedder.forget_texts(texts + [row.record.text for row in stale])
+            self._apply_deletes()
+            self.store.compact()
+            with self._dirty_lock:
+                self._dirty.update((row.record.user_id, row.record.session_id or "") for row in stale)
+        if stale and self._worker is not None:
+            self._worker.wake()
+        return len([record_id for record_id in removed if record_id in target_set])
+
+    def reindex(self) -> int:
+        """Rebuild the vector index from SQLite with the current embedder; returns records queued."""
+        with self._index_lock:
+            self.index.reset()
+            queued = self.store.enqueue_all()
+            self.store.set_meta("embedder", self.embedder.name)
+            self.store.set_meta("dimension", "")
+            self.embedder.dimension = None
+        self.flush()
+        return queued
+
+    # -- background work ----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Return when every queued record is indexed and every due summary is folded."""
+        self._drain(force=True)
+        if self._last_error is not None:
+            error, self._last_error = self._last_error, None
+            raise IndexingError(f"background indexing failed: {error}") from error
+
+    def _background_drain(self) -> None:
+        try:
+            self._drain(force=False)
+        except Exception as error:  # noqa: BLE001 - reported by the next flush()
+            log.warning("agent-memory background indexing failed: %s", error)
+            self._last_error = error
+            raise
+
+    def _drain(self, force: bool) -> None:
+        with self._index_lock:
+            self.store._check_open()
+            while True:
+                self._index_pending()
+                if not self._fold_due(force):
+                    break
+            self._last_error = None
+
+    def _index_pending(self) -> None:
+        batch_size = self.settings.index_batch_size
+        while True:
+            items = self.store.outbox(batch_size)
+            if not items:
+                return
+            deletes = [item.record_id for item in items if item.op == "delete"]
+            upserts = [item.record_id for item in items if item.op == "upsert"]
+            if deletes:
+                self.index.delete(deletes)
+            if upserts:
+                rows = self.store.get(upserts, None)
+                records = [rows[i].record for i in dict.fromkeys(upserts) if i in rows]
+                vectors = self.embedder.embed([record.text for record in records])
+                self._remember_dimension()
+                self.index.upsert(records, vectors)
+            self.store.ack([item.seq for item in items])
+
+    def _apply_deletes(self) -> None:
+        items = self.store.outbox(1_000_000, op="delete")
+        if items:
+            self.index.delete([item.record_id for item in items])
+            self.store.ack([item.seq for item in items])
+
+    def _remember_dimension(self) -> None:
+        dimension = self.embedder.dimension
+        if dimension is None:
+            return
+        stored = self.store.meta("dimension")
+        if not stored:
+            self.store.set_meta("dimension", str(dimension))
+        elif int(stored) != dimension:
+            raise EmbeddingMismatchError(
+                f"the embedder returns {dimension}-dimensional vectors but this store holds "
+                f"{stored}-dimensional ones; call reindex() to rebuild with the new embedder"
+            )
+
+    def _fold_due(self, force: bool) -> bool:
+        """Fold the summaries that are due; True when something was folded."""
+        with self._dirty_lock:
+            sessions = set(self._dirty)
+            self._dirty.clear()
+        if force:
+            floor = (self.settings.window_messages or 0) + 1
+            sessions.update(self.store.sessions_to_fold(floor))
+        folded = False
+        for user, session in sorted(sessions):
+            folded |= self._fold(user, session, force)
+        return folded
+
+    def _fold(self, user: str, session: str, force: bool) -> bool:
+        in_window = {row.record.id for row in self._window_rows(session, user)}
+        pending = [row for row in self.store.unsummarized(user, session) if row.record.id not in in_window]
+        if not should_fold(len(pending), self.settings.fold_batch, force):
+            if pending:
+                with self._dirty_lock:
+                    self._dirty.add((user, session))
+            return False
+        previous = self.store.summary(user, session)
+        messages = [row.record for row in pending]
+        text = self.summarizer.summarize(
+            previous.record.text if previous else "", messages, self.settings.summary_tokens
+        ).strip()
+        covers = (previous.record.covers if previous else ()) + tuple(m.id for m in messages)
+        if not text:
+            text = previous.record.text if previous else ""
+        if not text:
+            self.store.mark_summarized([m.id for m in messages])
+            return False
+        now = time.time()
+        summary = MemoryRecord(
+            id=uuid.uuid4().hex, text=text, role="system", kind="summary", user_id=user,
+            session_id=session, timestamp=messages[-1].timestamp, created_at=check.from_epoch(now),
+            importance=0.7, metadata={"messages": len(covers)}, covers=covers,
+        )
+        self.store.replace_summary(
+            previous.record.id if previous else None, (summary, self.count_tokens(text)),
+            [m.id for m in messages],
+        )
+        return True
+
+    # -- async twins --------------------------------------------------------------------------
+    aadd_message = _in_thread(add_message)
+    aadd_messages = _in_thread(add_messages)
+    aremember = _in_thread(remember)
+    aget = _in_thread(get)
+    awindow = _in_thread(window)
+    asummary = _in_thread(summary)
+    asummary_record = _in_thread(summary_record)
+    amessages = _in_thread(messages)
+    asearch = _in_thread(search)
+    acontext = _in_thread(context)
+    asessions = _in_thread(sessions)
+    astats = _in_thread(stats)
+    aforget = _in_thread(forget)
+    areindex = _in_thread(reindex)
+    aflush = _in_thread(flush)
+    aclose = _in_thread(close)
+
+
+def _chroma_where(filters: Filters, to_chroma: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"user_id": {"$eq": filters.user_id}}]
+    if filters.session_id is not None:
+        parts.append({"session_id": {"$eq": filters.session_id}})
+    if filters.agent_id is not None:
+        parts.append({"agent_id": {"$eq": filters.agent_id}})
+    if filters.kinds:
+        parts.append({"kind": {"$in": list(filters.kinds)}})
+    if filters.where:
+        parts.append(to_chroma(filters.where))
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+

@@ -1,0 +1,91 @@
+"""Pure policy: what the window keeps, what gets folded, and what fits a token budget.
+
+Nothing here touches a store; every function takes plain data and returns plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def window_start(
+    roles: Sequence[str],
+    token_counts: Sequence[int],
+    max_messages: int | None,
+    max_tokens: int | None,
+) -> int:
+    """Index of the first message of the window over a session's messages (oldest first).
+
+    The window is the longest run of newest messages within ``max_messages`` and ``max_tokens``;
+    the newest message is always in it, even when alone it is over the token budget. A window never
+    opens on a tool result whose call fell out: such results leave with their call.
+    """
+    if len(roles) != len(token_counts):
+        raise ValueError("roles and token_counts must have the same length")
+    total = len(roles)
+    if total == 0:
+        return 0
+    start = total
+    used = 0
+    while start > 0:
+        candidate = start - 1
+        if max_messages is not None and total - candidate > max_messages:
+            break
+        cost = token_counts[candidate]
+        if max_tokens is not None and used + cost > max_tokens and start < total:
+            break
+        used += cost
+        start = candidate
+    while start < total - 1 and roles[start] == "tool":
+        start += 1
+    return start
+
+
+def should_fold(pending: int, fold_batch: int, force: bool) -> bool:
+    """Fold when ``fold_batch`` messages have left the window, or on ``flush`` (``force``)."""
+    return pending > 0 and (force or pending >= fold_batch)
+
+
+@dataclass(frozen=True)
+class ContextFit:
+    """Which parts of a context made it into the budget."""
+
+    include_summary: bool
+    hit_indexes: list[int]
+    window_start: int
+    tokens: int
+
+
+def fit_context(
+    summary_tokens: int,
+    hit_tokens: Sequence[int],
+    window_tokens: Sequence[int],
+    max_tokens: int | None,
+) -> ContextFit:
+    """Fit summary + recalled hits + window into ``max_tokens``.
+
+    Priority: the newest message, then the summary, then hits in rank order, then older window
+    messages newest first (the window stays contiguous: once one does not fit, older ones are
+    dropped too). ``max_tokens=None`` keeps everything.
+    """
+    if max_tokens is None:
+        total = summary_tokens + sum(hit_tokens) + sum(window_tokens)
+        return ContextFit(summary_tokens > 0, list(range(len(hit_tokens))), 0, total)
+    used = 0
+    start = len(window_tokens)
+    if window_tokens:
+        used += window_tokens[-1]
+        start -= 1
+    include_summary = summary_tokens > 0 and used + summary_tokens <= max_tokens
+    if include_summary:
+        used += summary_tokens
+    hits: list[int] = []
+    for index, cost in enumerate(hit_tokens):
+        if used + cost <= max_tokens:
+            hits.append(index)
+            used += cost
+    while start > 0 and used + window_tokens[start - 1] <= max_tokens:
+        start -= 1
+        used += window_tokens[start]
+    return ContextFit(include_summary, hits, start, used)

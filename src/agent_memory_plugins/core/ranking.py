@@ -1,0 +1,62 @@
+"""Pure ranking: fuse the dense and keyword rankings, then weigh recency and importance."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+RRF_K = 60
+"""The constant of reciprocal rank fusion (Cormack et al., 2009)."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts."""
+
+    dense: float = 1.0
+    keyword: float = 1.0
+    recency: float = 0.1
+    recency_half_life_days: float = 30.0
+    importance: float = 0.1
+
+
+def fuse(
+    dense: Sequence[tuple[str, float]],
+    keyword: Sequence[tuple[str, float]],
+    weights: Weights,
+) -> dict[str, dict[str, float]]:
+    """Weighted reciprocal-rank fusion of two rankings (best first) of ``(id, raw score)``.
+
+    Returns, per id, the parts of its score: ranks (1-based) and raw scores where the id was found,
+    and ``fusion``, normalised so that an id ranked first by both rankings scores 1.0.
+    """
+    top = weights.dense / (RRF_K + 1) + weights.keyword / (RRF_K + 1)
+    parts: dict[str, dict[str, float]] = {}
+    for name, ranking, weight in (("dense", dense, weights.dense), ("keyword", keyword, weights.keyword)):
+        for rank, (record_id, raw) in enumerate(ranking, start=1):
+            entry = parts.setdefault(record_id, {"fusion": 0.0})
+            if f"{name}_rank" in entry:
+                continue
+            entry[f"{name}_rank"] = rank
+            entry[f"{name}_score"] = raw
+            entry["fusion"] += weight / (RRF_K + rank) / (top or 1.0)
+    return parts
+
+
+def recency(age_seconds: float, half_life_days: float) -> float:
+    """1.0 for a record written now, 0.5 one half-life ago, falling towards 0."""
+    days = max(age_seconds, 0.0) / 86400.0
+    return math.pow(0.5, days / half_life_days)
+
+
+def final_score(fusion: float, importance: float, age_seconds: float, weights: Weights) -> dict[str, float]:
+    """The final score and its parts: ``fusion * (1 + w_r * recency + w_i * (importance - 0.5))``."""
+    fresh = recency(age_seconds, weights.recency_half_life_days)
+    boost = 1.0 + weights.recency * fresh + weights.importance * (importance - 0.5)
+    return {
+        "fusion": fusion,
+        "recency": fresh,
+        "importance": importance,
+        "score": fusion * boost,
+    }

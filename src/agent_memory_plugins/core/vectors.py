@@ -1,0 +1,152 @@
+"""The vector index: a Chroma collection that mirrors the record store and can be rebuilt from it.
+
+Embedded ``PersistentClient`` under the store's folder by default, an in-memory client when the
+store has no folder, or an ``HttpClient`` for a Chroma server (``chroma_url`` or ``chroma_client``).
+We always hand Chroma our own embeddings; its default embedding function is never used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from ..errors import ConfigurationError, MissingDependencyError, StoreInUseError
+from ..records import MemoryRecord
+from .filters import chroma_metadata
+
+LOCK_FILE = "chroma.lock"
+
+
+def _chromadb() -> Any:
+    try:
+        import chromadb
+    except ImportError as error:  # pragma: no cover - chromadb is a core dependency
+        raise MissingDependencyError("chromadb is missing: pip install 'agent-memory-plugins'") from error
+    return chromadb
+
+
+class ChromaIndex:
+    """One Chroma collection holding a vector per record, with its scope as metadata."""
+
+    def __init__(
+        self,
+        path: str | None,
+        collection: str,
+        url: str | None = None,
+        client: Any = None,
+    ) -> None:
+        chromadb = _chromadb()
+        from chromadb.config import Settings as ChromaSettings
+
+        self._lock_handle: Any = None
+        self.ephemeral = False
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if client is not None:
+            self.client = client
+            self.mode = "client"
+        elif url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ConfigurationError(f"chroma_url must look like http://host:port, got {url!r}")
+            self.client = chromadb.HttpClient(
+                host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https", settings=settings,
+            )
+            self.mode = "server"
+        elif path is not None:
+            self._lock_handle = _lock_folder(path)
+            self.client = chromadb.PersistentClient(path=os.path.join(path, "chroma"), settings=settings)
+            self.mode = "embedded"
+        else:
+            self.client = chromadb.EphemeralClient(settings=settings)
+            collection = f"{collection}-{uuid.uuid4().hex[:12]}"  # in-memory clients share a process
+            self.ephemeral = True
+            self.mode = "memory"
+        self.name = collection
+        self.collection = self.client.get_or_create_collection(
+            collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Sequence[float]]) -> None:
+        """Store the vectors of ``records`` with their scope and scalar metadata."""
+        if not records:
+            return
+        self.collection.upsert(
+            ids=[r.id for r in records],
+            embeddings=[list(v) for v in vectors],
+            metadatas=[_metadata(r) for r in records],
+        )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors by record id (missing ids are fine)."""
+        for start in range(0, len(ids), 1000):
+            self.collection.delete(ids=list(ids[start:start + 1000]))
+
+    def query(self, vector: Sequence[float], where: dict[str, Any], limit: int) -> list[tuple[str, float]]:
+        """Nearest records within ``where``: ``(id, cosine similarity)`` best first."""
+        result = self.collection.query(
+            query_embeddings=[list(vector)], n_results=limit, where=where, include=["distances"]
+        )
+        ids = result["ids"][0] if result["ids"] else []
+        distances = (result.get("distances") or [[]])[0]
+        return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances)]
+
+    def count(self) -> int:
+        """Vectors stored."""
+        return int(self.collection.count())
+
+    def reset(self) -> None:
+        """Drop and recreate the collection (for reindexing)."""
+        self.client.delete_collection(self.name)
+        self.collection = self.client.get_or_create_collection(
+            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def close(self) -> None:
+        """Release the collection (and drop it when it lived only in memory)."""
+        if self.ephemeral:
+            try:
+                self.client.delete_collection(self.name)
+            except Exception:  # noqa: BLE001 - best effort on an in-memory collection
+                pass
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+
+def _metadata(record: MemoryRecord) -> dict[str, Any]:
+    meta: dict[str, Any] = chroma_metadata(record.metadata)
+    meta.update(
+        user_id=record.user_id, kind=record.kind, role=record.role,
+        timestamp=record.timestamp.timestamp(),
+    )
+    if record.session_id is not None:
+        meta["session_id"] = record.session_id
+    if record.agent_id is not None:
+        meta["agent_id"] = record.agent_id
+    return meta
+
+
+def _lock_folder(path: str) -> Any:
+    """Hold an exclusive lock on the folder's embedded Chroma for this process.
+
+    Embedded Chroma must not be opened by two processes at once; the second gets a clear error
+    that points at server mode instead of a corrupted index.
+    """
+    os.makedirs(path, exist_ok=True)
+    handle = open(os.path.join(path, LOCK_FILE), "a+")  # noqa: SIM115 - kept open as the lock
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreInUseError(
+            f"embedded Chroma under {path} is already open (in another process, or in another "
+            "MemoryCore of this one). Share one MemoryCore per process; to use one store from "
+            "several processes run a Chroma server (chroma run --path DIR --port 8000) and pass "
+            "chroma_url='http://127.0.0.1:8000' in every process."
+        ) from None
+    return handle

@@ -1,0 +1,135 @@
+"""One settings object with documented defaults, overridable by keyword and by environment.
+
+Precedence: keyword argument > ``AGENT_MEMORY_<NAME>`` environment variable > default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ConfigurationError
+
+__all__ = ["Settings", "ENV_PREFIX"]
+
+ENV_PREFIX = "AGENT_MEMORY_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of a :class:`~agent_memory_plugins.MemoryCore`.
+
+    Each field can be set as ``AGENT_MEMORY_<FIELD NAME IN CAPITALS>``; see the README's table.
+    """
+
+    path: str | None = None
+    """Folder of the store (SQLite + embedded Chroma). ``None``: nothing on disk."""
+    window_messages: int | None = 20
+    """How many recent messages a session's window keeps (``None``: no count limit)."""
+    window_tokens: int | None = None
+    """Token budget of the window (``None``: no token limit)."""
+    summary_tokens: int = 400
+    """Token budget of a session's running summary."""
+    fold_batch: int = 10
+    """Messages that must have left the window before the worker folds them into the summary."""
+    embedding_model: str = "all-MiniLM-L6-v2"
+    """sentence-transformers model used when no embedder is given."""
+    embedding_cache_size: int = 20_000
+    """Texts whose embeddings are cached in memory (the same text is never embedded twice)."""
+    index_batch_size: int = 256
+    """Records the background worker embeds and indexes at once."""
+    index_interval: float = 0.2
+    """Seconds the background worker waits for more writes before indexing a partial batch."""
+    chroma_url: str | None = None
+    """URL of a Chroma server (``http://127.0.0.1:8000``). ``None``: embedded Chroma."""
+    chroma_collection: str = "agent_memory"
+    """Name of the Chroma collection (per store)."""
+    durability: str = "full"
+    """``full``: every write is fsynced (survives power loss); ``normal``: survives a process
+    crash or ``kill -9`` but the last writes may be lost on power loss."""
+    max_content_chars: int = 100_000
+    """Longest text accepted for one record."""
+    max_metadata_bytes: int = 65_536
+    """Largest JSON-encoded metadata accepted for one record."""
+    candidates: int = 50
+    """Candidates each ranking (dense, keyword) contributes before fusion."""
+    dense_weight: float = 1.0
+    """Weight of the dense (embedding) ranking in the fusion."""
+    keyword_weight: float = 1.0
+    """Weight of the keyword (FTS5 BM25) ranking in the fusion."""
+    recency_weight: float = 0.1
+    """How much a recent record is preferred (0 turns recency off)."""
+    recency_half_life_days: float = 30.0
+    """Age at which the recency bonus halves."""
+    importance_weight: float = 0.1
+    """How much an important record is preferred (0 turns importance off)."""
+
+    @classmethod
+    def from_env(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from defaults, then ``AGENT_MEMORY_*`` variables, then ``overrides``."""
+        env = os.environ if environ is None else environ
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, field in known.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _parse(name, str(field.type), raw)
+        for name, value in (overrides or {}).items():
+            if name not in known:
+                raise ConfigurationError(f"unknown setting {name!r}; known: {', '.join(known)}")
+            if value is not None or "None" in str(known[name].type):
+                values[name] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated)."""
+        settings = dataclasses.replace(self, **changes)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigurationError` naming the first setting that is out of range."""
+        for name in ("window_messages", "window_tokens"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
+        positive_ints = (
+            "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
+            "max_metadata_bytes", "candidates", "embedding_cache_size",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
+        if self.recency_half_life_days <= 0 or self.index_interval < 0:
+            raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
+        if self.durability not in ("full", "normal"):
+            raise ConfigurationError(f"durability must be 'full' or 'normal', got {self.durability!r}")
+
+
+def _parse(name: str, type_text: str, raw: str) -> Any:
+    """Turn an environment variable's text into the field's type."""
+    text = raw.strip()
+    if "None" in type_text and text.lower() in ("", "none", "null"):
+        return None
+    try:
+        if type_text.startswith("int"):
+            return int(text)
+        if type_text.startswith("float"):
+            return float(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_text.split(' ')[0]}"
+        ) from None
+    return text
