@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["MemoryRecord", "Hit", "MemoryContext", "ROLES", "KINDS"]
+__all__ = ["KINDS", "ROLES", "Hit", "MemoryContext", "MemoryRecord"]
 
 ROLES = ("user", "assistant", "system", "tool")
 """Roles a message may have."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["Settings", "ENV_PREFIX"]
+__all__ = ["ENV_PREFIX", "Settings"]
 
 ENV_PREFIX = "AGENT_MEMORY_"
 

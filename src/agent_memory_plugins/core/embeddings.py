@@ -37,20 +37,10 @@ class SentenceTransformerEmbedder:
         self.name = f"sentence-transformers/{model.rsplit('/', 1)[-1]}"
         self.batch_size = batch_size
         self._model: Any = None
-        self._lock = threading.Lock()
 
     def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
-                except ImportError as error:
-                    raise MissingDependencyError(
-                        "the default embedder needs sentence-transformers: "
-                        "pip install 'agent-memory-plugins' (it is a core dependency) or pass "
-                        "embedder=..."
-                    ) from error
-                self._model = SentenceTransformer(_model_location(self.model_name), device="cpu")
+        if self._model is None:
+            self._model = _shared_model(self.model_name)
         return self._model
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
@@ -61,6 +51,25 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False, convert_to_numpy=True,
         )
         return [row.tolist() for row in vectors]
+
+
+_MODELS: dict[str, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _shared_model(name: str) -> Any:
+    """Load a sentence-transformers model once per process (stores share it; it is read-only)."""
+    with _MODELS_LOCK:
+        if name not in _MODELS:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as error:
+                raise MissingDependencyError(
+                    "the default embedder needs sentence-transformers: "
+                    "pip install 'agent-memory-plugins' (it is a core dependency) or pass embedder=..."
+                ) from error
+            _MODELS[name] = SentenceTransformer(_model_location(name), device="cpu")
+        return _MODELS[name]
 
 
 def _model_location(model: str) -> str:

@@ -401,6 +401,10 @@ class MemoryCore:
             + (1 if summary_text and not fit.include_summary else 0),
         )
 
+    def export(self, *, user_id: str = "default") -> list[MemoryRecord]:
+        """Every record of one user (messages, summaries, memories), oldest first."""
+        return [row.record for row in self.store.select(Filters(check.check_id(user_id, "user_id")))]
+
     def sessions(self, *, user_id: str = "default") -> list[str]:
         """The user's session ids, most recently active first."""
         return self.store.sessions(check.check_id(user_id, "user_id"))
@@ -483,7 +487,7 @@ class MemoryCore:
     def _background_drain(self) -> None:
         try:
             self._drain(force=False)
-        except Exception as error:  # noqa: BLE001 - reported by the next flush()
+        except Exception as error:
             log.warning("agent-memory background indexing failed: %s", error)
             self._last_error = error
             raise
@@ -590,6 +594,7 @@ class MemoryCore:
     asearch = _in_thread(search)
     acontext = _in_thread(context)
     asessions = _in_thread(sessions)
+    aexport = _in_thread(export)
     astats = _in_thread(stats)
     aforget = _in_thread(forget)
     areindex = _in_thread(reindex)

@@ -111,7 +111,7 @@ class ChromaIndex:
         if self.ephemeral:
             try:
                 self.client.delete_collection(self.name)
-            except Exception:  # noqa: BLE001 - best effort on an in-memory collection
+            except Exception:
                 pass
         if self._lock_handle is not None:
             self._lock_handle.close()

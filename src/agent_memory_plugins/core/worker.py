@@ -47,7 +47,7 @@ class Worker:
             try:
                 self._drain()
                 backoff = 0.0
-            except Exception:  # noqa: BLE001 - the core logs and reports it on flush()
+            except Exception:
                 if self._stop.is_set():
                     return
                 backoff = min(MAX_BACKOFF, max(1.0, backoff * 2))

@@ -1,0 +1,228 @@
+"""The ``agent-memory`` command line: look into a store, search it, import into it, clean it.
+
+Every command takes ``--path`` (or ``AGENT_MEMORY_PATH``) and ``--user``; ``--json`` prints
+machine-readable output. Errors print one line to stderr and exit with status 2 (bad input)
+or 1 (anything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import AgentMemoryError, InvalidInputError
+from .records import MemoryRecord
+
+__all__ = ["main"]
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _record_json(record: MemoryRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "text": record.text, "role": record.role, "kind": record.kind,
+        "user_id": record.user_id, "session_id": record.session_id, "agent_id": record.agent_id,
+        "timestamp": record.timestamp.isoformat(), "created_at": record.created_at.isoformat(),
+        "importance": record.importance, "metadata": record.metadata, "covers": list(record.covers),
+    }
+
+
+def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = f"{value:.3f}" if isinstance(value, float) else str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from .core.memory import MemoryCore
+
+    path = args.path or os.environ.get("AGENT_MEMORY_PATH") or "./agent_memory"
+    return MemoryCore(path)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Run the guided demo."""
+    from .demo import run
+
+    run(args.path, say=_out)
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    """Print counts."""
+    with _open(args) as memory:
+        stats = memory.stats(user_id=args.user if args.user_given else None)
+    if args.json:
+        _out(json.dumps(stats, indent=2))
+    else:
+        _out(_table([(key, value) for key, value in stats.items()], ("stat", "value")))
+
+
+def cmd_sessions(args: argparse.Namespace) -> None:
+    """List the user's sessions."""
+    with _open(args) as memory:
+        rows = [(s, len(memory.messages(s, user_id=args.user))) for s in memory.sessions(user_id=args.user)]
+    if args.json:
+        _out(json.dumps([{"session_id": s, "messages": n} for s, n in rows], indent=2))
+    else:
+        _out(_table(rows, ("session", "messages")))
+
+
+def cmd_show(args: argparse.Namespace) -> None:
+    """Show a session: summary, window and message count."""
+    with _open(args) as memory:
+        summary = memory.summary_record(args.session, user_id=args.user)
+        window = memory.window(args.session, user_id=args.user)
+        total = len(memory.messages(args.session, user_id=args.user))
+    if total == 0:
+        raise InvalidInputError(f"no session {args.session!r} for user {args.user!r}")
+    if args.json:
+        _out(json.dumps({
+            "session_id": args.session, "messages": total,
+            "summary": _record_json(summary) if summary else None,
+            "window": [_record_json(r) for r in window],
+        }, indent=2, ensure_ascii=False))
+        return
+    _out(f"session {args.session} of {args.user}: {total} messages")
+    _out("summary: " + (summary.text if summary else "(none)"))
+    _out(_table([(r.timestamp.strftime("%Y-%m-%d %H:%M"), r.role, r.text) for r in window],
+                ("when", "role", "text")))
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    """Search the user's memories."""
+    with _open(args) as memory:
+        hits = memory.search(args.query, user_id=args.user, k=args.k, session_id=args.session,
+                             kinds=args.kind or None)
+    if args.json:
+        _out(json.dumps([{"score": h.score, "explain": h.explain, "record": _record_json(h.record)}
+                         for h in hits], indent=2, ensure_ascii=False))
+    else:
+        _out(_table([(h.score, h.record.kind, h.record.session_id or "", h.record.text) for h in hits],
+                    ("score", "kind", "session", "text")))
+
+
+def cmd_add(args: argparse.Namespace) -> None:
+    """Add a message (with --session) or a long-term memory."""
+    with _open(args) as memory:
+        if args.session:
+            record = memory.add_message(args.session, args.role, args.text, user_id=args.user)
+        else:
+            record = memory.remember(args.text, user_id=args.user, kind=args.kind)
+        memory.flush()
+    _out(json.dumps(_record_json(record), ensure_ascii=False) if args.json else record.id)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """Import messages from JSONL or LoCoMo-style JSON."""
+    from .importers import import_file
+
+    with _open(args) as memory:
+        count = import_file(memory, args.file, default_user=args.user, progress=not args.json)
+        memory.flush()
+    _out(json.dumps({"imported": count}) if args.json else f"imported {count} messages")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """Export every record of the user as JSONL."""
+    with _open(args) as memory:
+        for record in memory.export(user_id=args.user):
+            _out(json.dumps(_record_json(record), ensure_ascii=False))
+
+
+def cmd_forget(args: argparse.Namespace) -> None:
+    """Forget a record, a session or the whole user."""
+    if not (args.id or args.session or args.all):
+        raise InvalidInputError("forget needs --id ID, --session SESSION or --all")
+    with _open(args) as memory:
+        if args.id:
+            removed = memory.forget(memory_id=args.id, user_id=args.user)
+        elif args.session:
+            removed = memory.forget(session_id=args.session, user_id=args.user)
+        else:
+            removed = memory.forget(user_id=args.user)
+    _out(json.dumps({"removed": removed}) if args.json else f"removed {removed} records")
+
+
+def cmd_reindex(args: argparse.Namespace) -> None:
+    """Rebuild the vector index from SQLite."""
+    from .core.memory import MemoryCore
+
+    path = args.path or os.environ.get("AGENT_MEMORY_PATH") or "./agent_memory"
+    with MemoryCore(path, embedder=args.model, reindex=True) as memory:
+        queued = memory.reindex()
+    _out(json.dumps({"reindexed": queued}) if args.json else f"reindexed {queued} records")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``agent-memory``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--path", help="store folder (default: $AGENT_MEMORY_PATH or ./agent_memory)")
+    common.add_argument("--user", default=None, help="user id (default: 'default')")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser = argparse.ArgumentParser(prog="agent-memory", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("demo", cmd_demo, "run a short demo of the core (in a temporary folder unless --path)")
+    add("stats", cmd_stats, "counts of records, sessions, users and pending indexing")
+    add("sessions", cmd_sessions, "list the user's sessions")
+    show = add("show", cmd_show, "show a session: summary and window")
+    show.add_argument("session")
+    search = add("search", cmd_search, "search the user's memories")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="how many hits (default 5)")
+    search.add_argument("--session", help="only this session")
+    search.add_argument("--kind", action="append", help="only these kinds (repeatable)")
+    add_cmd = add("add", cmd_add, "add a message (--session) or a long-term memory")
+    add_cmd.add_argument("text")
+    add_cmd.add_argument("--session", help="add as a message of this session")
+    add_cmd.add_argument("--role", default="user", help="message role (default user)")
+    add_cmd.add_argument("--kind", default="fact", help="memory kind without --session (default fact)")
+    imp = add("import", cmd_import, "import JSONL messages or a LoCoMo-style JSON file")
+    imp.add_argument("file")
+    add("export", cmd_export, "export the user's records as JSONL")
+    forget = add("forget", cmd_forget, "forget a record, a session or a user")
+    forget.add_argument("--id", help="one record id")
+    forget.add_argument("--session", help="one session")
+    forget.add_argument("--all", action="store_true", help="everything of --user")
+    reindex = add("reindex", cmd_reindex, "rebuild the vector index from SQLite")
+    reindex.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``agent-memory``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    args.user_given = args.user is not None
+    args.user = args.user or "default"
+    try:
+        args.handler(args)
+    except InvalidInputError as error:
+        sys.stderr.write(f"agent-memory: {error}\n")
+        return 2
+    except (AgentMemoryError, OSError) as error:
+        sys.stderr.write(f"agent-memory: {error}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

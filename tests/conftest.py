@@ -1,0 +1,34 @@
+"""Shared fixtures. Everything runs offline against the real SQLite, Chroma and model."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+for _name in list(os.environ):  # a developer's own settings must not change test outcomes
+    if _name.startswith("AGENT_MEMORY_"):
+        del os.environ[_name]
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from agent_memory_plugins import MemoryCore  # noqa: E402
+
+
+@pytest.fixture
+def memory() -> Iterator[MemoryCore]:
+    """An in-memory core with the real default embedder."""
+    core = MemoryCore(window_messages=6, fold_batch=2)
+    yield core
+    core.close()
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """A folder for an on-disk store."""
+    return tmp_path / "store"
