@@ -149,7 +149,7 @@ class CachedEmbedder:
             else:
                 computed = self.inner.embed(unique)
             self._check_dimension(computed)
-            by_text = dict(zip(unique, computed))
+            by_text = dict(zip(unique, computed, strict=True))
             with self._lock:
                 for text, vector in by_text.items():
                     self._cache[(purpose, text)] = vector

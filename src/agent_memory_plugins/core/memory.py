@@ -371,7 +371,8 @@ class MemoryCore:
         """
         session = check.check_id(session_id, "session_id")
         user = check.check_id(user_id, "user_id")
-        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        bad_budget = isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+        if max_tokens is not None and bad_budget:
             raise InvalidInputError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
         window = self._window_rows(session, user)
         summary_row = self.store.summary(user, session)

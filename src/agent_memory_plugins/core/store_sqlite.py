@@ -449,7 +449,9 @@ def _chunks(items: list[str] | list[int], size: int) -> Iterator[list[Any]]:
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOP_WORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "she", "he", "her", "his", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "you", "your", "yours"]
+    "a an and are as at be but by did do does for from had has have how i if in into is it its "
+    "me my of on or our she he her his so than that the their them then there these they this "
+    "to was we were what when where which who whom why will with you your yours".split()
 )
 
 

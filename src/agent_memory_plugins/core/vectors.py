@@ -7,6 +7,7 @@ We always hand Chroma our own embeddings; its default embedding function is neve
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import uuid
@@ -93,7 +94,7 @@ class ChromaIndex:
         )
         ids = result["ids"][0] if result["ids"] else []
         distances = (result.get("distances") or [[]])[0]
-        return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances)]
+        return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
 
     def count(self) -> int:
         """Vectors stored."""
@@ -109,10 +110,8 @@ class ChromaIndex:
     def close(self) -> None:
         """Release the collection (and drop it when it lived only in memory)."""
         if self.ephemeral:
-            try:
+            with contextlib.suppress(Exception):  # best effort on an in-memory collection
                 self.client.delete_collection(self.name)
-            except Exception:
-                pass
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
