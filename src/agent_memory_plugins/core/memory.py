@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
-from ..errors import EmbeddingMismatchError, IndexingError, InvalidInputError
+from ..errors import EmbeddingMismatchError, IndexingError, InvalidInputError, StoreClosedError
 from ..records import KINDS, Hit, MemoryContext, MemoryRecord
 from ..settings import Settings
 from . import validation as check
@@ -159,6 +159,10 @@ class MemoryCore:
         with self._index_lock:
             self.index.close()
             self.store.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("this MemoryCore is closed; create a new one")
 
     def __enter__(self) -> MemoryCore:
         return self
@@ -325,6 +329,7 @@ class MemoryCore:
         """
         from .filters import check_where, to_chroma
 
+        self._check_open()
         text = check.check_content(query, self.settings.max_content_chars, "query")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise InvalidInputError(f"k must be a positive integer, got {k!r}")
@@ -417,6 +422,7 @@ class MemoryCore:
     def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
         """Counts of records by kind, sessions, pending indexing work and the store's setup."""
         user = check.check_optional_id(user_id, "user_id")
+        self._check_open()
         return {
             "path": self.settings.path, "chroma": self.index.mode, "embedder": self.embedder.name,
             "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
@@ -443,6 +449,7 @@ class MemoryCore:
         if memory_id is None and session_id is None and user_id is None:
             raise InvalidInputError("forget needs memory_id=, session_id= or user_id=")
         user = check.check_optional_id(user_id, "user_id")
+        self._check_open()
         with self._index_lock:
             if memory_id is not None:
                 record_id = check.check_memory_id(memory_id)

@@ -1,0 +1,92 @@
+"""Every `agent-memory` command against a real store in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_memory_plugins.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_commands_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "store")
+    jsonl = tmp_path / "chat.jsonl"
+    lines = [{"session_id": "trip", "role": "user", "content": "I fly to Nairobi on 3 June."},
+             {"session_id": "trip", "role": "assistant", "content": "Have a great flight!"},
+             {"session_id": "work", "role": "user", "content": "My standup is at 9:30.", "user_id": "eve"}]
+    jsonl.write_text("\n".join(json.dumps(line) for line in lines))
+    assert run(capsys, "import", str(jsonl), "--path", path, "--json")[1].strip() == '{"imported": 3}'
+    status, out, _ = run(capsys, "add", "Prefers aisle seats", "--path", path)
+    assert status == 0 and len(out.strip()) == 32
+    status, out, _ = run(capsys, "search", "when do I fly to Nairobi", "--path", path, "--json")
+    hits = json.loads(out)
+    assert hits[0]["record"]["text"] == "I fly to Nairobi on 3 June." and "explain" in hits[0]
+    assert all(h["record"]["user_id"] == "default" for h in hits)
+    assert "trip" in run(capsys, "sessions", "--path", path)[1]
+    status, out, _ = run(capsys, "show", "trip", "--path", path)
+    assert status == 0 and "Nairobi" in out
+    stats = json.loads(run(capsys, "stats", "--path", path, "--json")[1])
+    assert stats["records"] == 4 and stats["users"] == 2
+    exported = [json.loads(line) for line in run(capsys, "export", "--path", path, "--user", "eve")[1].splitlines()]
+    assert [r["text"] for r in exported] == ["My standup is at 9:30."]
+    assert json.loads(run(capsys, "reindex", "--path", path, "--json")[1]) == {"reindexed": 4}
+    assert run(capsys, "forget", "--all", "--user", "eve", "--path", path)[1].strip() == "removed 1 records"
+    assert json.loads(run(capsys, "stats", "--path", path, "--json", "--user", "eve")[1])["records"] == 0
+
+
+def test_locomo_style_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conversation = [{
+        "sample_id": "conv-x", "conversation": {
+            "speaker_a": "Kim", "speaker_b": "Lou",
+            "session_1_date_time": "1:56 pm on 8 May, 2023",
+            "session_1": [{"speaker": "Kim", "dia_id": "D1:1", "text": "I adopted a puppy!"},
+                          {"speaker": "Lou", "dia_id": "D1:2", "text": "Cute!", "blip_caption": "a small dog"}],
+        },
+    }]
+    source = tmp_path / "locomo.json"
+    source.write_text(json.dumps(conversation))
+    path = str(tmp_path / "store")
+    assert run(capsys, "import", str(source), "--path", path)[0] == 0
+    out = json.loads(run(capsys, "show", "session_1", "--user", "conv-x", "--path", path, "--json")[1])
+    texts = [r["text"] for r in out["window"]]
+    assert texts == ["Kim: I adopted a puppy!", "Lou: Cute! [shared an image: a small dog]"]
+    assert out["window"][0]["metadata"]["dia_id"] == "D1:1"
+    assert out["window"][0]["timestamp"].startswith("2023-05-08T13:56")
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "store")
+    status, _, err = run(capsys, "forget", "--path", path)
+    assert status == 2 and "forget needs" in err
+    status, _, err = run(capsys, "forget", "--id", "not-an-id", "--path", path)
+    assert status == 2 and "memory_id" in err
+    status, _, err = run(capsys, "show", "nope", "--path", path)
+    assert status == 2 and "no session" in err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json}\n")
+    status, _, err = run(capsys, "import", str(bad), "--path", path)
+    assert status == 2 and "bad.jsonl:1" in err
+
+
+def test_every_command_has_help() -> None:
+    for command in ("demo", "stats", "sessions", "show", "search", "add", "import", "export", "forget", "reindex"):
+        result = subprocess.run([sys.executable, "-m", "agent_memory_plugins.cli", command, "--help"],
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and "--path" in result.stdout, command
+
+
+def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "demo", "--path", str(tmp_path / "demo"))
+    assert status == 0
+    assert "Running summary" in out and "Recall for maya" in out and "Luis" in out.split("Reopening")[1]
+    assert "paella" not in out.split("Recall for maya")[1].split("(Sam's")[0]
