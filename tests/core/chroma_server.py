@@ -39,7 +39,8 @@ def chroma_server(folder: Path) -> Iterator[str]:
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chroma run did not start: {(folder.parent / f'chroma-{port}.log').read_text()}")
+                    output = (folder.parent / f"chroma-{port}.log").read_text()
+                    raise RuntimeError(f"chroma run did not start: {output}") from None
                 time.sleep(0.2)
         yield url
     finally:

@@ -135,8 +135,7 @@ def test_environment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_second_open_of_embedded_store_is_refused(store_path: Path) -> None:
-    with MemoryCore(store_path, background=False):
-        with pytest.raises(StoreInUseError, match="chroma_url"):
-            MemoryCore(store_path, background=False)
+    with MemoryCore(store_path, background=False), pytest.raises(StoreInUseError, match="chroma_url"):
+        MemoryCore(store_path, background=False)
     with MemoryCore(store_path, background=False) as again:  # released on close
         assert again.stats()["records"] == 0
