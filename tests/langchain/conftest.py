@@ -1,0 +1,17 @@
+"""Fixtures of the LangChain adapter tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from agent_memory_plugins import MemoryCore
+
+
+@pytest.fixture
+def window10() -> Iterator[MemoryCore]:
+    """An in-memory core whose window keeps 10 messages."""
+    core = MemoryCore(window_messages=10, fold_batch=2)
+    yield core
+    core.close()
