@@ -29,9 +29,10 @@ from langgraph.store.base import (  # noqa: E402
     validate_op_namespace,
 )
 
+from ..core.filters import check_where  # noqa: E402
 from ..core.memory import MEMORY_KINDS, MemoryCore  # noqa: E402
 from ..core.store_sqlite import Filters  # noqa: E402
-from ..core.validation import from_epoch  # noqa: E402
+from ..core.validation import check_id, from_epoch  # noqa: E402
 from ..errors import InvalidInputError  # noqa: E402
 from ..records import MemoryRecord  # noqa: E402
 
@@ -177,7 +178,8 @@ class MemoryStore(BaseStore):
         self, user: str, where: dict[str, Any], limit: int | None, order: str = "created_at DESC, seq DESC"
     ) -> list[MemoryRecord]:
         """Store items of ``user`` matching ``where``, without a query (the core's record store)."""
-        rows = self.core.store.select(Filters(user, kinds=MEMORY_KINDS, where=where), order=order, limit=limit)
+        filters = Filters(check_id(user, "user_id"), kinds=MEMORY_KINDS, where=check_where(where))
+        rows = self.core.store.select(filters, order=order, limit=limit)
         return [row.record for row in rows]
 
     def _text(self, value: dict[str, Any], index: Literal[False] | list[str] | None) -> str:
