@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ def sentence(i: int) -> str:
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) of values."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def import_time() -> float:
@@ -88,7 +87,7 @@ def bench(size: int, results: dict[str, object]) -> None:
     # search vs one query embedding + one raw Chroma query on the same collection.
     queries = [f"what did I say about {WORDS[i % len(WORDS)]} and {WORDS[(i * 5) % len(WORDS)]}?" for i in range(60)]
     ours, raw, ctx = [], [], []
-    for i, query in enumerate(queries):
+    for query in queries:
         memory.embedder._cache.clear()  # type: ignore[attr-defined] - measure a real embedding each time
         start = time.perf_counter()
         memory.search(query, user_id="u1", k=10)
