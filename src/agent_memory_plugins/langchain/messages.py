@@ -33,7 +33,7 @@ LANGCHAIN_KEY = "langchain"
 """Record metadata key under which a message's LangChain fields are kept."""
 
 _ROLE_ALIASES = {"human": "user", "ai": "assistant", "function": "tool"}
-_DEFAULT_CLASS = {"user": HumanMessage, "assistant": AIMessage, "system": SystemMessage}
+_DEFAULT_CLASS: dict[str, type[BaseMessage]] = {"user": HumanMessage, "assistant": AIMessage, "system": SystemMessage}
 
 
 def role_of(message: BaseMessage) -> str:
@@ -109,7 +109,8 @@ def record_to_message(record: MemoryRecord) -> BaseMessage:
         data = dict(stored.get("data") or {})
         data.setdefault("content", record.text)
         data.setdefault("id", record.id)
-        return messages_from_dict([{"type": stored["type"], "data": data}])[0]
+        message: BaseMessage = messages_from_dict([{"type": stored["type"], "data": data}])[0]
+        return message
     if record.role == "tool":
         call_id = record.metadata.get("tool_call_id")
         return ToolMessage(content=record.text, tool_call_id=str(call_id or record.id), id=record.id)
