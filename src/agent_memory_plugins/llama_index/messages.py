@@ -199,9 +199,10 @@ def _neutral_call(block: ToolCallBlock) -> dict[str, Any]:
     if isinstance(args, str):
         with contextlib.suppress(ValueError):
             args = json.loads(args)
-    return json.loads(json.dumps(
+    call: dict[str, Any] = json.loads(json.dumps(
         {"id": block.tool_call_id, "name": block.tool_name, "args": args}, ensure_ascii=False, default=str
     ))
+    return call
 
 
 def _tool_call_block(call: Any) -> ToolCallBlock | None:
