@@ -19,7 +19,7 @@ from li_helpers import (
 )
 from llama_index.core.agent.workflow import FunctionAgent, ReActAgent
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock, ToolCallBlock
-from llama_index.core.chat_engine import CondensePlusContextChatEngine, SimpleChatEngine
+from llama_index.core.chat_engine import CondensePlusContextChatEngine, ContextChatEngine, SimpleChatEngine
 from llama_index.core.memory.memory import InsertMethod
 from llama_index.core.tools import FunctionTool
 
@@ -234,6 +234,21 @@ async def test_condense_plus_context_engine_async(bob_told: MemoryCore) -> None:
     assert FACT in recalled(llm.prompts[-2])
     assert FACT in llm.prompts[-1].split("relevant documents for the context")[1]
     assert not any(marker in llm.everything() for marker in OTHER_MARKERS)
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_context_chat_engine(bob_told: MemoryCore, llm: RecordingLLM, use_async: bool) -> None:
+    engine = ContextChatEngine.from_defaults(
+        retriever=MemoryRetriever(core=bob_told, user_id="alice", similarity_top_k=1),
+        llm=llm, memory=alice_memory(bob_told),
+    )
+    for line in [FACT, *FILLER]:
+        await engine.achat(line) if use_async else engine.chat(line)
+    await bob_told.aflush()
+    await engine.achat(QUESTION) if use_async else engine.chat(QUESTION)
+    assert FACT in recalled(llm.last)
+    assert not any(marker in llm.everything() for marker in OTHER_MARKERS)
+    assert engine.chat_history[-2].content == QUESTION
 
 
 # -- agent workflows ---------------------------------------------------------------------------
