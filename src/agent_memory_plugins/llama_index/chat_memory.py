@@ -22,11 +22,13 @@ class ChatMemory(BaseMemory):
 
     ``get()`` returns what the model should see for this turn: one system message with the
     session's running summary and the long-term memories recalled for the input, followed by the
-    recent window of messages (``insert_method=InsertMethod.USER`` puts the summary and memories
-    at the start of the latest user message instead, for hosts that drop a leading system message,
-    such as ``ReActAgent`` without a ``system_prompt``). Without an input (chat engines and agents call ``get()`` after
+    recent window of messages. Without an input (chat engines and agents call ``get()`` after
     putting the user's message) it recalls for the latest user message. Every message put is
     stored durably and becomes searchable by all adapters that share the core.
+
+    ``insert_method=InsertMethod.USER`` puts the summary and memories at the start of the latest
+    user message instead, for hosts that drop a leading system message (``ReActAgent`` without a
+    ``system_prompt``).
 
     Usage::
 
