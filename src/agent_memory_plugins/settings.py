@@ -58,13 +58,13 @@ class Settings:
     """Candidates each ranking (dense, keyword) contributes before fusion."""
     dense_weight: float = 1.0
     """Weight of the dense (embedding) ranking in the fusion."""
-    keyword_weight: float = 1.0
+    keyword_weight: float = 2.0
     """Weight of the keyword (FTS5 BM25) ranking in the fusion."""
-    recency_weight: float = 0.1
+    recency_weight: float = 0.05
     """How much a recent record is preferred (0 turns recency off)."""
     recency_half_life_days: float = 30.0
     """Age at which the recency bonus halves."""
-    importance_weight: float = 0.1
+    importance_weight: float = 0.05
     """How much an important record is preferred (0 turns importance off)."""
 
     @classmethod

@@ -62,13 +62,18 @@ def test_fit_context_drops_summary_before_newest_message() -> None:
     assert not fit.include_summary and fit.window_start == 0 and fit.tokens == 40
 
 
+def test_fit_context_never_opens_on_a_tool_result() -> None:
+    fit = fit_context(0, [], [10, 10, 10, 10], 25, ["user", "assistant", "tool", "assistant"])
+    assert fit.window_start == 3 and fit.tokens == 10
+
+
 def test_fit_context_unbounded_keeps_everything() -> None:
     fit = fit_context(5, [1, 2], [3, 4], None)
     assert fit.include_summary and fit.hit_indexes == [0, 1] and fit.window_start == 0 and fit.tokens == 15
 
 
 def test_fusion_rewards_agreement() -> None:
-    parts = fuse([("a", 0.9), ("b", 0.8)], [("b", 3.0), ("c", 1.0)], Weights())
+    parts = fuse([("a", 0.9), ("b", 0.8)], [("b", 3.0), ("c", 1.0)], Weights(dense=1.0, keyword=1.0))
     assert parts["b"]["fusion"] > parts["a"]["fusion"] > parts["c"]["fusion"] * 0.99
     assert parts["b"]["dense_rank"] == 2 and parts["b"]["keyword_rank"] == 1
     both_first = fuse([("x", 1.0)], [("x", 1.0)], Weights())

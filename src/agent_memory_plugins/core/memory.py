@@ -83,7 +83,7 @@ class MemoryCore:
     ) -> None:
         overrides: dict[str, Any] = dict(settings)
         if path is not None:
-            overrides["path"] = os.fspath(path)
+            overrides["path"] = os.path.abspath(os.fspath(path))  # Chroma caches clients by path text
         if window_messages is not None:
             overrides["window_messages"] = window_messages
         if window_tokens is not None:
@@ -396,6 +396,7 @@ class MemoryCore:
             [self.count_tokens(hit.record.text) for hit in hits],
             [row.tokens for row in window],
             max_tokens,
+            [row.record.role for row in window],
         )
         kept_hits = [hits[i] for i in fit.hit_indexes]
         return MemoryContext(

@@ -62,12 +62,14 @@ def fit_context(
     hit_tokens: Sequence[int],
     window_tokens: Sequence[int],
     max_tokens: int | None,
+    window_roles: Sequence[str] | None = None,
 ) -> ContextFit:
     """Fit summary + recalled hits + window into ``max_tokens``.
 
     Priority: the newest message, then the summary, then hits in rank order, then older window
     messages newest first (the window stays contiguous: once one does not fit, older ones are
-    dropped too). ``max_tokens=None`` keeps everything.
+    dropped too, and it never opens on a tool result: pass ``window_roles`` for that).
+    ``max_tokens=None`` keeps everything.
     """
     if max_tokens is None:
         total = summary_tokens + sum(hit_tokens) + sum(window_tokens)
@@ -88,4 +90,7 @@ def fit_context(
     while start > 0 and used + window_tokens[start - 1] <= max_tokens:
         start -= 1
         used += window_tokens[start]
+    while window_roles is not None and start < len(window_tokens) - 1 and window_roles[start] == "tool":
+        used -= window_tokens[start]  # a tool result never opens the context without its call
+        start += 1
     return ContextFit(include_summary, hits, start, used)

@@ -1,0 +1,220 @@
+"""LoCoMo turn-level retrieval: our recall beside the components people use today, same model.
+
+    python benchmarks/locomo.py --data ../shared/data/locomo-dev.json
+
+For each conversation: a fresh store, one user, every turn one message ("Speaker: text" plus the
+image caption), sessions in order, timestamped with the session date, ``dia_id`` in metadata. For
+each question with evidence: ``search(question, k=10)``. recall@k is the share of evidence turns
+among the first k turns returned (a summary hit counts the covered turns it quotes, one rank each).
+Writes ``benchmarks/results/locomo.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from agent_memory_plugins import MemoryCore  # noqa: E402
+from agent_memory_plugins.importers import locomo_sessions  # noqa: E402
+
+K = 10
+Ranker = Callable[[str], list[str]]  # question -> dia_ids, best first
+
+
+def turns_of(conversation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every (session_id, message) of a conversation, in order."""
+    return [(session, m) for session, messages in locomo_sessions(conversation) for m in messages]
+
+
+def ours(conversation: dict[str, Any], settings: dict[str, Any]) -> tuple[Ranker, float]:
+    """Our MemoryCore: ingest, flush, and a ranker over search()."""
+    memory = MemoryCore(**settings)
+    start = time.perf_counter()
+    for session, messages in locomo_sessions(conversation):
+        memory.add_messages(session, messages, user_id="locomo")
+    memory.flush()
+    rate = len(turns_of(conversation)) / (time.perf_counter() - start)
+    by_id: dict[str, str] = {}
+    for record in memory.export(user_id="locomo"):
+        if record.kind == "message":
+            by_id[record.id] = record.metadata["dia_id"]
+    texts = {r.id: r.text for r in memory.export(user_id="locomo")}
+
+    def rank(question: str) -> list[str]:
+        out: list[str] = []
+        for hit in memory.search(question, user_id="locomo", k=K):
+            record = hit.record
+            if record.kind == "message":
+                out.append(record.metadata["dia_id"])
+            elif record.kind == "summary":  # the covered turns it quotes, one rank each
+                out.extend(by_id[i] for i in record.covers if i in by_id
+                           and texts[i].split(": ", 1)[-1][:60] in record.text)
+        return out
+
+    return rank, rate
+
+
+class DenseIndex:
+    """Chroma with our model, dense only (the 'Chroma, dense only' row)."""
+
+    def __init__(self, docs: Sequence[tuple[str, str]], embed: Callable[[list[str]], list[list[float]]]) -> None:
+        import uuid
+
+        import chromadb
+        from chromadb.config import Settings
+
+        client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+        self.collection = client.create_collection(f"bench-{uuid.uuid4().hex[:8]}", embedding_function=None,
+                                                   metadata={"hnsw:space": "cosine"})
+        self.embed = embed
+        ids = [f"{i}" for i in range(len(docs))]
+        self.dia = {f"{i}": dia for i, (dia, _) in enumerate(docs)}
+        vectors = embed([text for _, text in docs])
+        self.collection.add(ids=ids, embeddings=vectors)
+
+    def __call__(self, question: str) -> list[str]:
+        result = self.collection.query(query_embeddings=self.embed([question]), n_results=K)
+        return [self.dia[i] for i in result["ids"][0]]
+
+
+STOP = set("a an and are as at be but by did do does for from had has have how i if in into is it its me my of on "
+           "or our she he her his so than that the their them then there these they this to was we were what when "
+           "where which who whom why will with you your".split())
+
+
+class BM25:
+    """Okapi BM25 (k1=1.5, b=0.75) over plain word tokens, or stemmed without stop words."""
+
+    def __init__(self, docs: Sequence[tuple[str, str]], stem: bool) -> None:
+        self.stem = stem
+        if stem:
+            from nltk.stem import PorterStemmer
+
+            self.stemmer = PorterStemmer()
+        self.dia = [dia for dia, _ in docs]
+        self.docs = [Counter(self.tokens(text)) for _, text in docs]
+        self.lengths = [sum(d.values()) for d in self.docs]
+        self.avg = sum(self.lengths) / len(self.lengths)
+        df: Counter[str] = Counter()
+        for doc in self.docs:
+            df.update(doc.keys())
+        n = len(self.docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+    def tokens(self, text: str) -> list[str]:
+        words = re.findall(r"\w+", text.lower())
+        if not self.stem:
+            return words
+        return [self.stemmer.stem(w) for w in words if w not in STOP]
+
+    def __call__(self, question: str) -> list[str]:
+        terms = self.tokens(question)
+        scores = []
+        for index, doc in enumerate(self.docs):
+            norm = 1.5 * (1 - 0.75 + 0.75 * self.lengths[index] / self.avg)
+            score = sum(self.idf.get(t, 0) * doc[t] * 2.5 / (doc[t] + norm) for t in terms if t in doc)
+            if score > 0:
+                scores.append((score, index))
+        scores.sort(reverse=True)
+        return [self.dia[i] for _, i in scores[:K]]
+
+
+def evaluate(ranker: Ranker, questions: list[dict[str, Any]]) -> dict[str, Any]:
+    """recall@5, recall@10, hit@10, nDCG@10 overall and per category, and query latency."""
+    per_cat: dict[str, list[dict[str, float]]] = defaultdict(list)
+    latencies = []
+    for qa in questions:
+        evidence = {e.strip() for e in qa["evidence"]}
+        start = time.perf_counter()
+        ranked = ranker(qa["question"])[:K]
+        latencies.append((time.perf_counter() - start) * 1000)
+        seen: list[str] = list(dict.fromkeys(ranked))
+        gains = [1.0 if d in evidence else 0.0 for d in seen]
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(len(evidence), K)))
+        row = {
+            "recall@5": len(evidence & set(seen[:5])) / len(evidence),
+            "recall@10": len(evidence & set(seen[:10])) / len(evidence),
+            "hit@10": float(bool(evidence & set(seen[:10]))),
+            "ndcg@10": sum(g / math.log2(i + 2) for i, g in enumerate(gains)) / ideal,
+        }
+        per_cat[str(qa["category"])].append(row)
+        per_cat["all"].append(row)
+    table = {cat: {m: sum(r[m] for r in rows) / len(rows) for m in rows[0]} | {"n": len(rows)}
+             for cat, rows in per_cat.items()}
+    latencies.sort()
+    table["all"]["p50_ms"] = latencies[len(latencies) // 2]
+    table["all"]["p95_ms"] = latencies[int(len(latencies) * 0.95)]
+    return table
+
+
+def main() -> None:
+    """Run every system on every conversation and print the side-by-side table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="LoCoMo-format JSON (e.g. ../shared/data/locomo-dev.json)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N conversations")
+    parser.add_argument("--ours-only", action="store_true", help="skip the peer baselines")
+    args = parser.parse_args()
+    conversations = json.loads(Path(args.data).read_text())[: args.limit]
+    settings: dict[str, Any] = {"window_messages": 20}
+    systems: dict[str, list[tuple[Ranker, list[dict[str, Any]]]]] = defaultdict(list)
+    rates = []
+    embed_model = None
+    for conversation in conversations:
+        questions = [q for q in conversation["qa"] if q.get("evidence")]
+        rank, rate = ours(conversation, settings)
+        rates.append(rate)
+        systems["agent-memory-plugins (ours)"].append((rank, questions))
+        if args.ours_only:
+            continue
+        if embed_model is None:
+            from agent_memory_plugins.core.embeddings import SentenceTransformerEmbedder
+
+            embed_model = SentenceTransformerEmbedder()
+        docs = [(m["metadata"]["dia_id"], m["content"]) for _, m in turns_of(conversation)]
+        systems["Chroma, dense only"].append((DenseIndex(docs, embed_model.embed), questions))
+        systems["BM25 (plain word tokens)"].append((BM25(docs, stem=False), questions))
+        systems["BM25 (stemming, stop words)"].append((BM25(docs, stem=True), questions))
+    results: dict[str, Any] = {}
+    for name, runs in systems.items():
+        merged: dict[str, list[dict[str, Any]]] = {}
+        tables = [(evaluate(rank, qs), len(qs)) for rank, qs in runs]
+        cats = sorted({c for t, _ in tables for c in t})
+        for cat in cats:
+            rows = [(t[cat], t[cat]["n"]) for t, _ in tables if cat in t]
+            total = sum(n for _, n in rows)
+            merged[cat] = {m: sum(r[m] * n for r, n in rows) / total for m in ("recall@5", "recall@10", "hit@10",
+                                                                               "ndcg@10")}
+            merged[cat]["n"] = total
+        merged["all"]["p50_ms"] = sorted(t["all"]["p50_ms"] for t, _ in tables)[len(tables) // 2]
+        merged["all"]["p95_ms"] = max(t["all"]["p95_ms"] for t, _ in tables)
+        results[name] = merged
+    results["agent-memory-plugins (ours)"]["all"]["ingest_turns_per_s"] = sum(rates) / len(rates)
+    ours_r10 = results["agent-memory-plugins (ours)"]["all"]["recall@10"]
+    cats = [c for c in sorted(next(iter(results.values()))) if c != "all"]
+    print(f"{'system':32s} {'R@5':>6s} {'R@10':>6s} {'hit@10':>7s} {'nDCG':>6s} "
+          + " ".join(f"{'c' + c:>6s}" for c in cats) + f" {'p50ms':>7s} {'vs ours':>8s}")
+    for name, table in results.items():
+        a = table["all"]
+        print(f"{name:32s} {a['recall@5']:6.3f} {a['recall@10']:6.3f} {a['hit@10']:7.3f} {a['ndcg@10']:6.3f} "
+              + " ".join(f"{table[c]['recall@10']:6.3f}" for c in cats)
+              + f" {a['p50_ms']:7.1f} {a['recall@10'] / ours_r10:8.2f}")
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "locomo.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
