@@ -27,8 +27,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from agent_memory_plugins import MemoryCore  # noqa: E402
-from agent_memory_plugins.importers import locomo_sessions  # noqa: E402
+from agent_memory_plugins import MemoryCore
+from agent_memory_plugins.importers import locomo_sessions
 
 K = 10
 Ranker = Callable[[str], list[str]]  # question -> dia_ids, best first
