@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import logging
 import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
@@ -34,6 +36,17 @@ T = TypeVar("T")
 TOKEN_WINDOW_SCAN = 1000
 """Most messages a token-only window (``window_messages=None``) looks back over."""
 MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
+_OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_cores() -> None:
+    """Close cores the program left open: stop workers cleanly and checkpoint SQLite."""
+    for core in list(_OPEN_CORES):
+        try:
+            core.close()
+        except Exception:  # best effort at interpreter exit
+            log.debug("closing a MemoryCore at exit failed", exc_info=True)
 
 
 def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
@@ -124,6 +137,7 @@ class MemoryCore:
             self.index.close()
             self.store.close()
             raise
+        _OPEN_CORES.add(self)
         self._worker = Worker(self._background_drain, self.settings.index_interval) if background else None
         if self._worker is not None:
             self._worker.start()
