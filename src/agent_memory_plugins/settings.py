@@ -54,11 +54,11 @@ class Settings:
     """Longest text accepted for one record."""
     max_metadata_bytes: int = 65_536
     """Largest JSON-encoded metadata accepted for one record."""
-    candidates: int = 50
+    candidates: int = 100
     """Candidates each ranking (dense, keyword) contributes before fusion."""
     dense_weight: float = 1.0
     """Weight of the dense (embedding) ranking in the fusion."""
-    keyword_weight: float = 2.0
+    keyword_weight: float = 4.0
     """Weight of the keyword (FTS5 BM25) ranking in the fusion."""
     recency_weight: float = 0.05
     """How much a recent record is preferred (0 turns recency off)."""

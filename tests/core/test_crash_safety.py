@@ -69,5 +69,6 @@ def test_sigkill_never_loses_acknowledged_writes(tmp_path: Path) -> None:
         assert acknowledged <= set(stored)  # nothing acknowledged was lost
         stats = memory.stats()
         assert stats["pending_index"] == 0 and stats["vectors"] == stats["records"]
-        hit = memory.search("round 0 thread 1 message 3", k=1)
-        assert hit and hit[0].record.text.startswith("round 0")
+        for record_id in sorted(acknowledged)[:5]:  # acknowledged writes are searchable again
+            text = memory.get(record_id).text
+            assert record_id in {hit.record.id for hit in memory.search(text, k=10)}

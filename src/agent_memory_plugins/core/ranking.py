@@ -15,7 +15,7 @@ class Weights:
     """How much each signal counts."""
 
     dense: float = 1.0
-    keyword: float = 2.0
+    keyword: float = 4.0
     recency: float = 0.05
     recency_half_life_days: float = 30.0
     importance: float = 0.05
