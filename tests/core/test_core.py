@@ -229,3 +229,12 @@ async def test_async_twins(memory: MemoryCore) -> None:
     context = await memory.acontext("s1", "oboe")
     assert context.window
     assert await memory.aforget(memory_id=record.id) == 1
+
+
+def test_window_limits_can_be_switched_off() -> None:
+    with MemoryCore(window_messages=None, window_tokens=50, background=False) as memory:
+        for i in range(30):
+            memory.add_message("s1", "user", f"short line {i}")
+        assert memory.settings.window_messages is None
+        window = memory.window("s1")
+        assert 5 < len(window) < 30 and window[-1].text == "short line 29"

@@ -37,6 +37,8 @@ TOKEN_WINDOW_SCAN = 1000
 """Most messages a token-only window (``window_messages=None``) looks back over."""
 MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
 _OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
+_DEFAULT: Any = object()
+"""Marks a keyword the caller did not pass (so ``None`` can mean "no limit")."""
 
 
 @atexit.register
@@ -84,8 +86,8 @@ class MemoryCore:
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        window_messages: int | None = None,
-        window_tokens: int | None = None,
+        window_messages: int | None = _DEFAULT,
+        window_tokens: int | None = _DEFAULT,
         embedder: Any = None,
         summarizer: Any = None,
         token_counter: Any = None,
@@ -97,9 +99,9 @@ class MemoryCore:
         overrides: dict[str, Any] = dict(settings)
         if path is not None:
             overrides["path"] = os.path.abspath(os.fspath(path))  # Chroma caches clients by path text
-        if window_messages is not None:
+        if window_messages is not _DEFAULT:  # None switches the count limit off
             overrides["window_messages"] = window_messages
-        if window_tokens is not None:
+        if window_tokens is not _DEFAULT:
             overrides["window_tokens"] = window_tokens
         self.settings = Settings.from_env(overrides)
         folder = self.settings.path
