@@ -47,11 +47,14 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _store_path(args: argparse.Namespace) -> str:
+    return str(args.path or os.environ.get("AGENT_MEMORY_PATH") or "./agent_memory")
+
+
 def _open(args: argparse.Namespace) -> Any:
     from .core.memory import MemoryCore
 
-    path = args.path or os.environ.get("AGENT_MEMORY_PATH") or "./agent_memory"
-    return MemoryCore(path)
+    return MemoryCore(_store_path(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -161,8 +164,7 @@ def cmd_reindex(args: argparse.Namespace) -> None:
     """Rebuild the vector index from SQLite."""
     from .core.memory import MemoryCore
 
-    path = args.path or os.environ.get("AGENT_MEMORY_PATH") or "./agent_memory"
-    with MemoryCore(path, embedder=args.model, reindex=True) as memory:
+    with MemoryCore(_store_path(args), embedder=args.model, reindex=True) as memory:
         queued = memory.reindex()
     _out(json.dumps({"reindexed": queued}) if args.json else f"reindexed {queued} records")
 

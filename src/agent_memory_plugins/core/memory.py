@@ -112,12 +112,7 @@ class MemoryCore:
             resolve_embedder(embedder, self.settings.embedding_model), self.settings.embedding_cache_size
         )
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
-        self.weights = Weights(
-            dense=self.settings.dense_weight, keyword=self.settings.keyword_weight,
-            recency=self.settings.recency_weight,
-            recency_half_life_days=self.settings.recency_half_life_days,
-            importance=self.settings.importance_weight,
-        )
+        self.weights = Weights.from_settings(self.settings)
         self.index = ChromaIndex(
             folder, self.settings.chroma_collection, self.settings.chroma_url, chroma_client
         )
@@ -519,7 +514,7 @@ class MemoryCore:
 
     def _drain(self, force: bool) -> None:
         with self._index_lock:
-            self.store._check_open()
+            self._check_open()
             while True:
                 self._index_pending()
                 if not self._fold_due(force):

@@ -37,7 +37,12 @@ def window_start(
             break
         used += cost
         start = candidate
-    while start < total - 1 and roles[start] == "tool":
+    return skip_orphan_tool_results(roles, start)
+
+
+def skip_orphan_tool_results(roles: Sequence[str], start: int) -> int:
+    """Move ``start`` past tool results whose call lies before it (never past the last message)."""
+    while start < len(roles) - 1 and roles[start] == "tool":
         start += 1
     return start
 
@@ -90,7 +95,8 @@ def fit_context(
     while start > 0 and used + window_tokens[start - 1] <= max_tokens:
         start -= 1
         used += window_tokens[start]
-    while window_roles is not None and start < len(window_tokens) - 1 and window_roles[start] == "tool":
-        used -= window_tokens[start]  # a tool result never opens the context without its call
-        start += 1
+    if window_roles is not None:  # a tool result never opens the context without its call
+        kept = skip_orphan_tool_results(window_roles, start)
+        used -= sum(window_tokens[start:kept])
+        start = kept
     return ContextFit(include_summary, hits, start, used)

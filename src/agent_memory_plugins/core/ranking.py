@@ -6,19 +6,29 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..settings import Settings
+
 RRF_K = 60
 """The constant of reciprocal rank fusion (Cormack et al., 2009)."""
 
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each signal counts."""
+    """How much each signal counts (defaults: those of :class:`Settings`)."""
 
-    dense: float = 1.0
-    keyword: float = 4.0
-    recency: float = 0.05
-    recency_half_life_days: float = 30.0
-    importance: float = 0.05
+    dense: float = Settings.dense_weight
+    keyword: float = Settings.keyword_weight
+    recency: float = Settings.recency_weight
+    recency_half_life_days: float = Settings.recency_half_life_days
+    importance: float = Settings.importance_weight
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Weights:
+        """The weights a store's settings ask for."""
+        return cls(
+            dense=settings.dense_weight, keyword=settings.keyword_weight, recency=settings.recency_weight,
+            recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
+        )
 
 
 def fuse(

@@ -25,6 +25,7 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
+from ..core.validation import ROLE_ALIASES
 from ..records import ROLES, MemoryRecord
 
 __all__ = ["LANGCHAIN_KEY", "message_id", "record_to_message", "records_to_messages", "to_core_messages"]
@@ -32,7 +33,6 @@ __all__ = ["LANGCHAIN_KEY", "message_id", "record_to_message", "records_to_messa
 LANGCHAIN_KEY = "langchain"
 """Record metadata key under which a message's LangChain fields are kept."""
 
-_ROLE_ALIASES = {"human": "user", "ai": "assistant", "function": "tool"}
 _DEFAULT_CLASS: dict[str, type[BaseMessage]] = {"user": HumanMessage, "assistant": AIMessage, "system": SystemMessage}
 
 
@@ -47,7 +47,7 @@ def role_of(message: BaseMessage) -> str:
     if isinstance(message, (ToolMessage, FunctionMessage)):
         return "tool"
     if isinstance(message, ChatMessage):
-        role = _ROLE_ALIASES.get(message.role.lower(), message.role.lower())
+        role = ROLE_ALIASES.get(message.role.lower(), message.role.lower())
         return role if role in ROLES else "user"
     return "user"
 
