@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["KINDS", "ROLES", "Hit", "MemoryContext", "MemoryRecord"]
+__all__ = ["KINDS", "ROLES", "CleanupReport", "HistoryEvent", "Hit", "Link", "MemoryContext", "MemoryRecord"]
 
 ROLES = ("user", "assistant", "system", "tool")
 """Roles a message may have."""
@@ -22,6 +22,11 @@ class MemoryRecord:
     ``timestamp`` is when it was said (given by the caller or now); ``created_at`` is when it was
     written. Both are timezone-aware UTC datetimes. ``covers`` lists the ids of the messages a
     summary stands for (empty for everything else).
+
+    Long-term memories also carry: ``key`` (a preference's key, a skill's name, a fact's subject),
+    ``times_seen`` and ``last_seen`` (a fact stated again refreshes its record instead of
+    duplicating it), ``superseded_by`` (the id of a newer record that updates this one) and
+    ``expires_at`` (after which the record is never returned and cleanup removes it).
     """
 
     id: str
@@ -36,6 +41,11 @@ class MemoryRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     covers: tuple[str, ...] = ()
     agent_id: str | None = None
+    key: str | None = None
+    times_seen: int = 1
+    last_seen: datetime | None = None
+    superseded_by: str | None = None
+    expires_at: datetime | None = None
 
     def __repr__(self) -> str:
         text = self.text if len(self.text) <= 60 else self.text[:57] + "..."
@@ -98,4 +108,56 @@ def format_recalled(record: MemoryRecord) -> str:
     """One line for a recalled memory: its date, who said it (for messages) and the text."""
     when = record.timestamp.strftime("%Y-%m-%d")
     who = f"{record.role}: " if record.kind == "message" else ""
-    return f"[{when}] {who}{record.text}"
+    old = " (superseded by a newer memory)" if record.superseded_by else ""
+    return f"[{when}] {who}{record.text}{old}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """An association between two records, seen from one of them.
+
+    ``record`` is the other end; ``direction`` is ``"out"`` when the link was made from the record
+    asked about to ``record`` and ``"in"`` the other way round.
+    """
+
+    record: MemoryRecord
+    relation: str
+    strength: float
+    direction: str
+
+    def __repr__(self) -> str:
+        arrow = "->" if self.direction == "out" else "<-"
+        return f"Link({arrow} {self.relation} {self.strength:.2f}, {self.record!r})"
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """Something that happened to a memory after it was written.
+
+    ``event`` is ``"seen"`` (stated again; ``text`` is the wording used), ``"supersedes"`` or
+    ``"superseded_by"`` (``other_id`` is the other record).
+    """
+
+    at: datetime
+    event: str
+    text: str = ""
+    other_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    """What :meth:`MemoryCore.cleanup` removed, or would remove on a dry run."""
+
+    dry_run: bool
+    ids: list[str]
+    by_kind: dict[str, int]
+    expired: int
+
+    @property
+    def count(self) -> int:
+        """How many records were (or would be) removed."""
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        return f"CleanupReport({verb} {self.count}: {self.by_kind}, expired={self.expired})"

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["ENV_PREFIX", "Settings"]
+__all__ = ["ENV_PREFIX", "Settings", "parse_duration"]
 
 ENV_PREFIX = "AGENT_MEMORY_"
 
@@ -66,6 +66,20 @@ class Settings:
     """Age at which the recency bonus halves."""
     importance_weight: float = 0.05
     """How much an important record is preferred (0 turns importance off)."""
+    consolidate: bool = True
+    """Whether ``remember`` folds a repeated fact into the stored one and marks updated facts as
+    superseded (see :mod:`agent_memory_plugins.core.consolidation`)."""
+    consolidation_threshold: float = 0.9
+    """Embedding cosine similarity (with the same names and numbers) at which a new fact counts as
+    a repeat of a stored one."""
+    superseded_weight: float = 0.5
+    """Score factor of a superseded record in recall (it always ranks below its successor)."""
+    link_threshold: float = 0.5
+    """Least strength of a link that recall follows (``search(..., follow_links=True)``)."""
+    ttl: str | None = None
+    """Default time-to-live per kind, e.g. ``"event=7d,message=30d"`` (units s, m, h, d, w)."""
+    expiry_interval: float = 60.0
+    """Seconds between the background worker's sweeps that remove expired records."""
 
     @classmethod
     def from_env(
@@ -114,8 +128,58 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
         if self.recency_half_life_days <= 0 or self.index_interval < 0:
             raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
+        if not isinstance(self.consolidate, bool):
+            raise ConfigurationError(f"consolidate must be true or false, got {self.consolidate!r}")
+        for name in ("consolidation_threshold", "superseded_weight", "link_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigurationError(f"{name} must be a number in [0, 1], got {value!r}")
+        if isinstance(self.expiry_interval, bool) or not isinstance(self.expiry_interval, (int, float)) \
+                or self.expiry_interval <= 0:
+            raise ConfigurationError(f"expiry_interval must be a number > 0, got {self.expiry_interval!r}")
+        self.ttl_by_kind()
         if self.durability not in ("full", "normal"):
             raise ConfigurationError(f"durability must be 'full' or 'normal', got {self.durability!r}")
+
+    def ttl_by_kind(self) -> dict[str, float]:
+        """The ``ttl`` setting as seconds per kind (raises ConfigurationError when malformed)."""
+        from .records import KINDS
+
+        if self.ttl is None or not self.ttl.strip():
+            return {}
+        if not isinstance(self.ttl, str):
+            raise ConfigurationError(f"ttl must be text like 'event=7d,message=30d', got {self.ttl!r}")
+        found: dict[str, float] = {}
+        for part in self.ttl.split(","):
+            kind, _, duration = part.partition("=")
+            kind = kind.strip()
+            if kind not in KINDS or kind == "summary":
+                raise ConfigurationError(f"ttl names unknown kind {kind!r} in {self.ttl!r}; use message, fact, "
+                                         "event, preference or skill")
+            seconds = parse_duration(duration)
+            if seconds is None:
+                raise ConfigurationError(f"ttl for {kind!r} is {duration!r}; write a number with a unit "
+                                         "s, m, h, d or w (e.g. 7d)")
+            found[kind] = seconds
+        return found
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds for ``"90s"``, ``"15m"``, ``"12h"``, ``"7d"``, ``"2w"`` or a bare number of seconds.
+
+    ``None`` when the text is not such a duration or is not positive.
+    """
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 and seconds == seconds and seconds != float("inf") else None
 
 
 def _parse(name: str, type_text: str, raw: str) -> Any:
@@ -123,6 +187,12 @@ def _parse(name: str, type_text: str, raw: str) -> Any:
     text = raw.strip()
     if "None" in type_text and text.lower() in ("", "none", "null"):
         return None
+    if type_text == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not true or false")
     try:
         if type_text.startswith("int"):
             return int(text)

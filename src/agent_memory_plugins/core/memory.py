@@ -18,7 +18,9 @@ from ..errors import EmbeddingMismatchError, IndexingError, InvalidInputError, S
 from ..records import KINDS, Hit, MemoryContext, MemoryRecord
 from ..settings import Settings
 from . import validation as check
+from .associations import expand_links, rank_superseded
 from .embeddings import CachedEmbedder, resolve_embedder
+from .longterm import LongTermMemory
 from .policy import fit_context, should_fold, window_start
 from .ranking import Weights, final_score, fuse
 from .salience import estimate_importance
@@ -62,7 +64,7 @@ def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
     return twin
 
 
-class MemoryCore:
+class MemoryCore(LongTermMemory):
     """Durable conversation memory: per-session windows, running summaries, long-term recall.
 
     Setup::
@@ -113,6 +115,8 @@ class MemoryCore:
         )
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
         self.weights = Weights.from_settings(self.settings)
+        self._ttl_by_kind = self.settings.ttl_by_kind()
+        self._next_sweep = 0.0
         self.index = ChromaIndex(
             folder, self.settings.chroma_collection, self.settings.chroma_url, chroma_client
         )
@@ -198,10 +202,14 @@ class MemoryCore:
         timestamp: Any = None,
         metadata: Mapping[str, Any] | None = None,
         importance: float | None = None,
+        ttl: Any = None,
     ) -> MemoryRecord:
-        """Record one message of a conversation. Durable when it returns."""
+        """Record one message of a conversation. Durable when it returns.
+
+        ``ttl`` (seconds, timedelta or "7d"): the message expires then (default: the ``ttl`` setting).
+        """
         message = {"role": role, "content": content, "timestamp": timestamp, "metadata": metadata,
-                   "importance": importance}
+                   "importance": importance, "ttl": ttl}
         return self.add_messages(session_id, [message], user_id=user_id, agent_id=agent_id)[0]
 
     def add_messages(
@@ -215,7 +223,7 @@ class MemoryCore:
         """Record many messages in one transaction (for imports): all are stored, or none.
 
         Each message is a dict with ``role`` and ``content`` and optional ``timestamp``,
-        ``metadata`` and ``importance``.
+        ``metadata``, ``importance`` and ``ttl``.
         """
         session = check.check_id(session_id, "session_id")
         user = check.check_id(user_id, "user_id")
@@ -229,6 +237,7 @@ class MemoryCore:
                 message.get("content"), role=check.check_role(message.get("role")), kind="message",
                 user=user, session=session, agent=agent, timestamp=message.get("timestamp"),
                 metadata=message.get("metadata"), importance=message.get("importance"), now=now,
+                ttl=message.get("ttl"),
             ))
         self._write(records)
         if records:
@@ -236,47 +245,32 @@ class MemoryCore:
                 self._dirty.add((user, session))
         return records
 
-    def remember(
-        self,
-        text: str,
-        *,
-        user_id: str = "default",
-        kind: str = "fact",
-        session_id: str | None = None,
-        agent_id: str | None = None,
-        timestamp: Any = None,
-        metadata: Mapping[str, Any] | None = None,
-        importance: float | None = None,
-    ) -> MemoryRecord:
-        """Store a long-term memory (a fact by default) for a user. Durable when it returns."""
-        record = self._new_record(
-            text, role="system", kind=check.check_kind(kind, MEMORY_KINDS),
-            user=check.check_id(user_id, "user_id"),
-            session=check.check_optional_id(session_id, "session_id"),
-            agent=check.check_optional_id(agent_id, "agent_id"), timestamp=timestamp,
-            metadata=metadata, importance=importance, now=time.time(),
-        )
-        self._write([record])
-        return record
-
     def _new_record(
         self, content: Any, *, role: str, kind: str, user: str, session: str | None,
         agent: str | None, timestamp: Any, metadata: Any, importance: Any, now: float,
+        ttl: Any = None, key: str | None = None,
     ) -> MemoryRecord:
         text = check.check_content(content, self.settings.max_content_chars)
         weight = check.check_importance(importance)
+        lifetime = check.check_duration(ttl, "ttl")
+        if lifetime is None:
+            lifetime = self._ttl_by_kind.get(kind)
         return MemoryRecord(
             id=uuid.uuid4().hex, text=text, role=role, kind=kind, user_id=user, session_id=session,
             timestamp=check.from_epoch(check.to_epoch(timestamp, now)), created_at=check.from_epoch(now),
             importance=estimate_importance(text) if weight is None else weight,
             metadata=check.check_metadata(metadata, self.settings.max_metadata_bytes),
-            agent_id=agent,
+            agent_id=agent, key=key,
+            expires_at=check.from_epoch(now + lifetime) if lifetime is not None else None,
         )
 
     def _write(self, records: Sequence[MemoryRecord]) -> None:
         if not records:
             return
         self.store.insert([(record, self.count_tokens(record.text)) for record in records])
+        self._wake()
+
+    def _wake(self) -> None:
         if self._worker is not None:
             self._worker.wake()
 
@@ -332,10 +326,14 @@ class MemoryCore:
         kinds: Sequence[str] | str | None = None,
         where: Mapping[str, Any] | None = None,
         agent_id: str | None = None,
+        follow_links: bool = False,
     ) -> list[Hit]:
         """Long-term recall: the ``k`` records of ``user_id`` that best match ``query``.
 
         Fuses dense (Chroma) and keyword (FTS5 BM25) rankings, then weighs recency and importance.
+        A record superseded by a newer one ranks below it (``explain["superseded_by"]``).
+        ``follow_links=True`` brings, after each hit, the records linked to it with at least the
+        ``link_threshold`` strength (``explain["linked_from"]``; these come on top of ``k``).
         ``Hit.explain`` holds each part of the score.
         """
         from .filters import check_where, to_chroma
@@ -369,8 +367,20 @@ class MemoryCore:
                 self.weights,
             )}
             hits.append(Hit(record, explain["score"], explain))
-        hits.sort(key=lambda hit: hit.score, reverse=True)
-        return hits[:k]
+
+        def scoped(ids: list[str]) -> dict[str, MemoryRecord]:
+            return {i: row.record for i, row in self.store.get_filtered(ids, filters).items()}
+
+        hits = rank_superseded(hits, scoped, self.settings.superseded_weight)[:k]
+        if follow_links is True:
+            hits = expand_links(
+                hits,
+                lambda ids: self.store.links(ids, filters.user_id, None, self.settings.link_threshold),
+                lambda ids: {i: row.record for i, row in self.store.get(ids, filters.user_id).items()},
+            )
+        elif follow_links is not False:
+            raise InvalidInputError(f"follow_links must be True or False, got {follow_links!r}")
+        return hits
 
     def context(
         self,
@@ -421,7 +431,7 @@ class MemoryCore:
 
     def export(self, *, user_id: str = "default") -> list[MemoryRecord]:
         """Every record of one user (messages, summaries, memories), oldest first."""
-        return [row.record for row in self.store.select(Filters(check.check_id(user_id, "user_id")))]
+        return self.records(user_id=user_id)
 
     def sessions(self, *, user_id: str = "default") -> list[str]:
         """The user's session ids, most recently active first."""
@@ -469,8 +479,13 @@ class MemoryCore:
             else:
                 session = check.check_optional_id(session_id, "session_id")
                 targets = self.store.ids_of(user or "default", session) if session else self.store.ids_of(user, None)
-            if not targets:
-                return 0
+            return self._forget_ids(targets)
+
+    def _forget_ids(self, targets: list[str]) -> int:
+        """Remove records everywhere; summaries that covered them are rebuilt without them."""
+        if not targets:
+            return 0
+        with self._index_lock:
             target_set = set(targets)
             stale = [row for row in self.store.summaries_covering(target_set) if row.record.id not in target_set]
             refold = [i for row in stale for i in row.record.covers if i not in target_set]
@@ -481,9 +496,31 @@ class MemoryCore:
             self.store.compact()
             with self._dirty_lock:
                 self._dirty.update((row.record.user_id, row.record.session_id or "") for row in stale)
-        if stale and self._worker is not None:
-            self._worker.wake()
+        if stale:
+            self._wake()
         return len([record_id for record_id in removed if record_id in target_set])
+
+    def records(
+        self,
+        *,
+        user_id: str = "default",
+        kinds: Sequence[str] | str | None = None,
+        session_id: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[MemoryRecord]:
+        """A user's records, filtered by kind, session and metadata ``where``, in time order."""
+        from .filters import check_where
+
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidInputError(f"limit must be a positive integer or None, got {limit!r}")
+        filters = Filters(
+            user_id=check.check_id(user_id, "user_id"), session_id=check.check_optional_id(session_id, "session_id"),
+            kinds=check.check_kinds(kinds), where=check_where(dict(where) if isinstance(where, Mapping) else where),
+        )
+        order = "ts DESC, seq DESC" if newest_first else "ts, seq"
+        return [row.record for row in self.store.select(filters, order=order, limit=limit)]
 
     def reindex(self) -> int:
         """Rebuild the vector index from SQLite with the current embedder; returns records queued."""
@@ -515,6 +552,9 @@ class MemoryCore:
     def _drain(self, force: bool) -> None:
         with self._index_lock:
             self._check_open()
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + self.settings.expiry_interval
+                self._forget_ids(self.store.expired_ids(time.time()))
             while True:
                 self._index_pending()
                 if not self._fold_due(force):
@@ -605,7 +645,20 @@ class MemoryCore:
     # -- async twins --------------------------------------------------------------------------
     aadd_message = _in_thread(add_message)
     aadd_messages = _in_thread(add_messages)
-    aremember = _in_thread(remember)
+    aremember = _in_thread(LongTermMemory.remember)
+    aremember_fact = _in_thread(LongTermMemory.remember_fact)
+    aremember_event = _in_thread(LongTermMemory.remember_event)
+    aset_preference = _in_thread(LongTermMemory.set_preference)
+    aget_preference = _in_thread(LongTermMemory.get_preference)
+    apreferences = _in_thread(LongTermMemory.preferences)
+    aadd_skill = _in_thread(LongTermMemory.add_skill)
+    afind_skills = _in_thread(LongTermMemory.find_skills)
+    arecord_skill_outcome = _in_thread(LongTermMemory.record_skill_outcome)
+    alink = _in_thread(LongTermMemory.link)
+    arelated = _in_thread(LongTermMemory.related)
+    ahistory = _in_thread(LongTermMemory.history)
+    acleanup = _in_thread(LongTermMemory.cleanup)
+    arecords = _in_thread(records)
     aget = _in_thread(get)
     awindow = _in_thread(window)
     asummary = _in_thread(summary)

@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,26 @@ CREATE INDEX IF NOT EXISTS records_by_kind ON records (user_id, kind, ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
     text, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS links (
+    user_id TEXT NOT NULL,
+    src TEXT NOT NULL,
+    dst TEXT NOT NULL,
+    relation TEXT NOT NULL,
+    strength REAL NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (src, dst, relation)
+);
+CREATE INDEX IF NOT EXISTS links_by_dst ON links (dst);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    other_id TEXT
+);
+CREATE INDEX IF NOT EXISTS history_by_record ON history (record_id);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id TEXT NOT NULL,
@@ -52,9 +73,18 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 """
 
+ADDED_COLUMNS = (
+    ("expires_at", "REAL"),
+    ("last_seen", "REAL"),
+    ("times_seen", "INTEGER NOT NULL DEFAULT 1"),
+    ("superseded_by", "TEXT"),
+    ("key", "TEXT"),
+)
+"""Columns added after the first release; older stores gain them when opened."""
+
 COLUMNS = (
     "seq, id, user_id, agent_id, session_id, kind, role, text, ts, created_at, importance, "
-    "metadata, covers, summarized, tokens"
+    "metadata, covers, summarized, tokens, expires_at, last_seen, times_seen, superseded_by, key"
 )
 
 
@@ -99,11 +129,15 @@ class Filters:
     kinds: tuple[str, ...] | None = None
     agent_id: str | None = None
     where: dict[str, Any] | None = None
+    include_expired: bool = False
 
     def sql(self, alias: str = "r") -> tuple[str, list[Any]]:
         """The WHERE clause for these filters over ``records`` as ``alias``."""
         clauses = [f"{alias}.user_id = ?"]
         params: list[Any] = [self.user_id]
+        if not self.include_expired:
+            clauses.append(f"({alias}.expires_at IS NULL OR {alias}.expires_at > ?)")
+            params.append(time.time())
         if self.session_id is not None:
             clauses.append(f"{alias}.session_id = ?")
             params.append(self.session_id)
@@ -139,6 +173,11 @@ class SQLiteRecordStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+            for name, declaration in ADDED_COLUMNS:
+                if name not in present:
+                    db.execute(f"ALTER TABLE records ADD COLUMN {name} {declaration}")
+            db.execute("CREATE INDEX IF NOT EXISTS records_by_key ON records (user_id, kind, key)")
 
     # -- plumbing ---------------------------------------------------------------------------
     @contextmanager
@@ -196,14 +235,17 @@ class SQLiteRecordStore:
         for record, tokens in rows:
             cursor = db.execute(
                 "INSERT INTO records (id, user_id, agent_id, session_id, kind, role, text, ts, "
-                "created_at, importance, metadata, covers, tokens) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, importance, metadata, covers, tokens, expires_at, last_seen, times_seen, "
+                "superseded_by, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id, record.user_id, record.agent_id, record.session_id, record.kind,
                     record.role, record.text, record.timestamp.timestamp(),
                     record.created_at.timestamp(), record.importance,
                     json.dumps(record.metadata, ensure_ascii=False, sort_keys=True),
                     json.dumps(list(record.covers)), tokens,
+                    record.expires_at.timestamp() if record.expires_at else None,
+                    record.last_seen.timestamp() if record.last_seen else None,
+                    record.times_seen, record.superseded_by, record.key,
                 ),
             )
             db.execute("INSERT INTO records_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, record.text))
@@ -243,8 +285,122 @@ class SQLiteRecordStore:
                 removed.append(record_id)
             db.execute(f"DELETE FROM records WHERE id IN ({marks})", chunk)
             db.execute(f"DELETE FROM outbox WHERE op = 'upsert' AND record_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM links WHERE src IN ({marks}) OR dst IN ({marks})", chunk + chunk)
+            db.execute(f"DELETE FROM history WHERE record_id IN ({marks}) OR other_id IN ({marks})", chunk + chunk)
+            db.execute(f"UPDATE records SET superseded_by = NULL WHERE superseded_by IN ({marks})", chunk)
         db.executemany("INSERT INTO outbox (record_id, op) VALUES (?, 'delete')", [(i,) for i in removed])
         return removed
+
+    def refresh(self, record_id: str, at: float, text: str, importance: float) -> None:
+        """A memory was stated again: count it, note when, keep the wording in its history."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE records SET times_seen = times_seen + 1, last_seen = ?, "
+                "importance = MAX(importance, ?) WHERE id = ?",
+                (at, importance, record_id),
+            )
+            db.execute(
+                "INSERT INTO history (record_id, user_id, at, event, text) "
+                "SELECT id, user_id, ?, 'seen', ? FROM records WHERE id = ?",
+                (at, text, record_id),
+            )
+
+    def supersede(self, new: tuple[MemoryRecord, int], old_ids: Sequence[str]) -> None:
+        """Store ``new`` and mark ``old_ids`` as superseded by it, in one transaction."""
+        record = new[0]
+        at = record.created_at.timestamp()
+        with self.transaction() as db:
+            self._insert(db, [new])
+            for old_id in old_ids:
+                db.execute("UPDATE records SET superseded_by = ? WHERE id = ?", (record.id, old_id))
+                db.execute(
+                    "INSERT INTO history (record_id, user_id, at, event, other_id) VALUES (?, ?, ?, ?, ?)",
+                    (old_id, record.user_id, at, "superseded_by", record.id),
+                )
+                db.execute(
+                    "INSERT INTO history (record_id, user_id, at, event, other_id) VALUES (?, ?, ?, ?, ?)",
+                    (record.id, record.user_id, at, "supersedes", old_id),
+                )
+
+    def history(self, record_id: str) -> list[tuple[float, str, str, str | None]]:
+        """(when, event, text, other record id) for a record, oldest first."""
+        rows = self._read(
+            "SELECT at, event, text, other_id FROM history WHERE record_id = ? ORDER BY at, seq", (record_id,)
+        )
+        return [(float(at), str(event), str(text), other) for at, event, text, other in rows]
+
+    def active_by_key(self, user_id: str, kind: str, key: str) -> list[StoredRow]:
+        """Records of a user and kind with this key that nothing superseded, newest first."""
+        sql = (
+            f"SELECT {COLUMNS} FROM records WHERE user_id = ? AND kind = ? AND key = ? "
+            "AND superseded_by IS NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY ts DESC, seq DESC"
+        )
+        return [_row(row) for row in self._read(sql, (user_id, kind, key, time.time()))]
+
+    def update_metadata(self, record_id: str, metadata: dict[str, Any]) -> None:
+        """Replace a record's metadata and queue its vector entry for a refresh."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE records SET metadata = ? WHERE id = ?",
+                (json.dumps(metadata, ensure_ascii=False, sort_keys=True), record_id),
+            )
+            db.execute("INSERT INTO outbox (record_id, op) VALUES (?, 'upsert')", (record_id,))
+
+    def add_link(self, user_id: str, src: str, dst: str, relation: str, strength: float, at: float) -> None:
+        """Link two records (replacing the strength of an existing link of that relation)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO links (user_id, src, dst, relation, strength, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (src, dst, relation) DO UPDATE SET strength = excluded.strength",
+                (user_id, src, dst, relation, strength, at),
+            )
+
+    def links(
+        self, record_ids: Sequence[str], user_id: str, relation: str | None = None, min_strength: float = 0.0
+    ) -> list[tuple[str, str, str, float]]:
+        """Links touching ``record_ids`` as (from id, to id, relation, strength), strongest first."""
+        found: list[tuple[str, str, str, float]] = []
+        for chunk in _chunks(list(record_ids), 400):
+            marks = ", ".join("?" for _ in chunk)
+            sql = (
+                f"SELECT src, dst, relation, strength FROM links WHERE user_id = ? AND strength >= ? "
+                f"AND (src IN ({marks}) OR dst IN ({marks}))"
+            )
+            params: list[Any] = [user_id, min_strength, *chunk, *chunk]
+            if relation is not None:
+                sql += " AND relation = ?"
+                params.append(relation)
+            found.extend((str(a), str(b), str(r), float(w)) for a, b, r, w in self._read(sql, params))
+        found.sort(key=lambda link: -link[3])
+        return found
+
+    def expired_ids(self, now: float, user_id: str | None = None) -> list[str]:
+        """Ids of every record (of one user, or all) whose time-to-live has run out."""
+        sql = "SELECT id FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?"
+        params: list[Any] = [now]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params.append(user_id)
+        return [str(row[0]) for row in self._read(sql + " ORDER BY seq", params)]
+
+    def cleanup_ids(
+        self, user_id: str | None, before: float | None, below_importance: float | None, kinds: Sequence[str]
+    ) -> list[str]:
+        """Ids of records of ``kinds`` (of one user or all) older than ``before`` and less important
+        than ``below_importance`` (each criterion only when given)."""
+        clauses = [f"kind IN ({', '.join('?' for _ in kinds)})"]
+        params: list[Any] = list(kinds)
+        if user_id is not None:
+            clauses.append("user_id = ?")
+            params.append(user_id)
+        if before is not None:
+            clauses.append("ts < ?")
+            params.append(before)
+        if below_importance is not None:
+            clauses.append("importance < ?")
+            params.append(below_importance)
+        rows = self._read(f"SELECT id FROM records WHERE {' AND '.join(clauses)} ORDER BY seq", params)
+        return [str(row[0]) for row in rows]
 
     def mark_summarized(self, ids: Sequence[str]) -> None:
         """Mark messages as folded (their summary kept nothing of them)."""
@@ -272,8 +428,8 @@ class SQLiteRecordStore:
             sql = f"SELECT {COLUMNS} FROM records WHERE id IN ({', '.join('?' for _ in chunk)})"
             params: list[Any] = list(chunk)
             if user_id is not None:
-                sql += " AND user_id = ?"
-                params.append(user_id)
+                sql += " AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)"
+                params.extend([user_id, time.time()])
             for row in self._read(sql, params):
                 stored = _row(row)
                 found[stored.record.id] = stored
@@ -433,11 +589,14 @@ class SQLiteRecordStore:
 
 def _row(row: tuple[Any, ...]) -> StoredRow:
     (seq, record_id, user_id, agent_id, session_id, kind, role, text, ts, created_at, importance,
-     metadata, covers, summarized, tokens) = row
+     metadata, covers, summarized, tokens, expires_at, last_seen, times_seen, superseded_by, key) = row
     record = MemoryRecord(
         id=record_id, text=text, role=role, kind=kind, user_id=user_id, session_id=session_id,
         timestamp=from_epoch(ts), created_at=from_epoch(created_at), importance=importance,
         metadata=json.loads(metadata), covers=tuple(json.loads(covers)), agent_id=agent_id,
+        expires_at=from_epoch(expires_at) if expires_at is not None else None,
+        last_seen=from_epoch(last_seen) if last_seen is not None else None,
+        times_seen=int(times_seen), superseded_by=superseded_by, key=key,
     )
     return StoredRow(record, int(seq), bool(summarized), int(tokens))
 

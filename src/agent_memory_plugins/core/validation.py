@@ -152,6 +152,37 @@ def check_importance(value: object) -> float | None:
     return float(value)
 
 
+def check_duration(value: object, what: str) -> float | None:
+    """Seconds for a positive number of seconds, a ``timedelta`` or text like ``"7d"`` (``None`` passes)."""
+    from datetime import timedelta
+
+    from ..settings import parse_duration
+
+    if value is None:
+        return None
+    seconds: float | None = None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = parse_duration(value)
+    if seconds is None or math.isnan(seconds) or math.isinf(seconds) or seconds <= 0:
+        raise InvalidInputError(
+            f"{what} must be a positive number of seconds, a timedelta or text like '7d' or '12h', got {value!r}"
+        )
+    return seconds
+
+
+def check_text_field(value: object, what: str, max_chars: int = 256) -> str:
+    """A short non-blank label (a key, a relation, a skill name)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be non-empty text, got {value!r}")
+    if len(value) > max_chars or _CONTROL.search(value):
+        raise InvalidInputError(f"{what} must be at most {max_chars} characters without control characters")
+    return value.strip()
+
+
 def to_epoch(value: object, now: float) -> float:
     """Seconds since the epoch for a datetime, a number or ISO 8601 text; ``None`` is ``now``.
 
