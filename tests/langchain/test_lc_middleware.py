@@ -143,3 +143,18 @@ async def test_async_agent_records_recalls_and_trims(memory: MemoryCore) -> None
         assert len(conversation(call)) <= 6
     stored = await memory.amessages("x1", user_id="alice")
     assert len(stored) == 16 and stored[0].text == FACT
+
+
+def test_recall_of_chosen_kinds_and_importance_from_messages(memory: MemoryCore) -> None:
+    memory.remember_fact("The user's dog is called Biscuit", user_id="alice")
+    memory.add_message("old", "user", "Biscuit chewed my shoes again", user_id="alice")
+    memory.flush()
+    model = RecordingChatModel()
+    agent = create_agent(model, checkpointer=InMemorySaver(),
+                         middleware=[MemoryMiddleware(core=memory, kinds=["fact"])])
+    agent.invoke({"messages": [HumanMessage("What is Biscuit?", additional_kwargs={"importance": 0.9})]},
+                 config("t1", "alice"))
+    system = model.last[0]
+    assert "dog is called Biscuit" in system.text and "chewed my shoes" not in system.text
+    asked = [r for r in memory.messages("t1", user_id="alice") if r.role == "user"]
+    assert [r.importance for r in asked] == [0.9]

@@ -245,3 +245,15 @@ def test_store_survives_a_restart(store_path: Path) -> None:
         core.flush()
         assert [i.key for i in store.search(("alice",), query="which town?", filter={"since": 2023})] == ["home"]
         assert store.list_namespaces() == [("alice", "fact")]
+
+
+def test_items_keep_their_importance_and_are_never_merged(store: MemoryStore, memory: MemoryCore) -> None:
+    store.put(("alice", "fact"), "a", {"text": "Alice lives in Denver", "importance": 0.9})
+    store.put(("alice", "fact"), "b", {"text": "Alice lives in Denver"})
+    store.put(("alice", "fact"), "c", {"text": "Alice moved to Austin"})
+    records = {r.metadata["_lg_key"]: r for r in memory.records(user_id="alice")}
+    assert set(records) == {"a", "b", "c"}  # a key-value store: no consolidation between keys
+    assert records["a"].importance == 0.9 and all(r.superseded_by is None for r in records.values())
+    memory.flush()
+    found = store.search(("alice",), query="where does Alice live", limit=3)
+    assert {item.key for item in found} == {"a", "b", "c"}

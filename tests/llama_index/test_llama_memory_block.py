@@ -180,3 +180,14 @@ def test_restart_keeps_everything(store_path: Path, llm: RecordingLLM) -> None:
 def test_block_serializes_without_the_core(memory: MemoryCore) -> None:
     data = RecallMemoryBlock.from_defaults(core=memory, user_id="alice").model_dump()
     assert data["user_id"] == "alice" and data["name"] == "recalled_memories" and "core" not in data
+
+
+async def test_block_recalls_only_its_kinds_and_passes_importance(memory: MemoryCore) -> None:
+    memory.set_preference("car colour", "red", user_id="alice")
+    memory.add_message("old", "user", "My car broke down on the highway", user_id="alice")
+    memory.flush()
+    block = RecallMemoryBlock.from_defaults(core=memory, user_id="alice", kinds=["preference"], session_id="s9")
+    text = await block.aget([ChatMessage(role="user", content="Which car colour do I like?")])
+    assert "car colour: red" in text and "broke down" not in text
+    await block.aput([ChatMessage(role="user", content="Note this", additional_kwargs={"importance": 0.85})])
+    assert [r.importance for r in memory.messages("s9", user_id="alice")] == [0.85]

@@ -66,6 +66,7 @@ class LongTermMemory:
         metadata: Mapping[str, Any] | None = None,
         importance: float | None = None,
         ttl: Any = None,
+        consolidate: bool | None = None,
     ) -> MemoryRecord:
         """Store a long-term memory (a fact by default) for a user. Durable when it returns.
 
@@ -76,7 +77,10 @@ class LongTermMemory:
         Facts, preferences and skills are consolidated: a repeat refreshes the stored record
         (``times_seen``, ``last_seen``) and is returned instead of a copy; a different statement
         about the same key is stored and marks the older one ``superseded_by`` it.
+        ``consolidate=False`` stores this one as given (``None``: the ``consolidate`` setting).
         """
+        if consolidate not in (None, True, False):
+            raise InvalidInputError(f"consolidate must be True, False or None, got {consolidate!r}")
         kind = check.check_kind(kind, ("fact", "event", "preference", "skill"))
         label = None if key is None else check.check_text_field(key, "key").lower()
         record = self._new_record(
@@ -86,7 +90,8 @@ class LongTermMemory:
             metadata=metadata, importance=importance, now=time.time(), ttl=ttl,
             key=label if label is not None or kind != "fact" else subject_of(text),
         )
-        if not self.settings.consolidate or kind not in CONSOLIDATED_KINDS:
+        wanted = self.settings.consolidate if consolidate is None else consolidate
+        if not wanted or kind not in CONSOLIDATED_KINDS:
             self._write([record])
             return record
         return self._consolidate(record)

@@ -84,11 +84,14 @@ def to_core_message(message: BaseMessage, metadata: Mapping[str, Any] | None = N
     # JSON-normalise what LangChain put in (tuples become lists, odd objects their str) so the
     # core stores exactly what we read back.
     normalised = json.loads(json.dumps(langchain, ensure_ascii=False, default=str))
-    return {
+    entry: dict[str, Any] = {
         "role": role_of(message),
         "content": text,
         "metadata": {**(metadata or {}), LANGCHAIN_KEY: normalised},
     }
+    if "importance" in message.additional_kwargs:  # the core checks it is a number in [0, 1]
+        entry["importance"] = message.additional_kwargs["importance"]
+    return entry
 
 
 def to_core_messages(

@@ -24,7 +24,8 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     memories that best match the latest user message (from every thread of that user) in its
     system prompt, and only the recent window of the conversation (an ``AIMessage`` with tool
     calls always keeps its ``ToolMessage`` results). When the agent finishes, the run's new
-    messages are recorded. The window size, the summarizer and the search are the core's.
+    messages are recorded. The window size, the summarizer and the search are the core's;
+    ``k`` memories are recalled, of the ``kinds`` given (``None``: every kind).
 
     The session is the run's ``config["configurable"]["thread_id"]``; the user is
     ``config["configurable"]["user_id"]``, else ``user_id`` of the runtime context (a dict or an
@@ -51,13 +52,20 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     """
 
     def __init__(
-        self, *, core: MemoryCore, session_id: str = "default", user_id: str = "default", k: int = 5
+        self,
+        *,
+        core: MemoryCore,
+        session_id: str = "default",
+        user_id: str = "default",
+        k: int = 5,
+        kinds: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.core = core
         self.session_id = session_id
         self.user_id = user_id
         self.k = k
+        self.kinds = list(kinds) if kinds is not None else None
 
     # -- before the model ---------------------------------------------------------------------
     def wrap_model_call(
@@ -69,7 +77,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         session, user = self._scope(request.runtime)
         shown = self._shown(request.messages, self.core.window(session, user_id=user))
         query = _latest_user_text(shown)
-        hits = self.core.search(query, user_id=user, k=self.k + len(shown) + 1) if query and self.k else []
+        hits = self._recall(query, user, len(shown))
         summary = self.core.summary(session, user_id=user)
         return handler(self._request(request, session, user, shown, summary, hits))
 
@@ -82,9 +90,22 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         session, user = self._scope(request.runtime)
         shown = self._shown(request.messages, await self.core.awindow(session, user_id=user))
         query = _latest_user_text(shown)
-        hits = await self.core.asearch(query, user_id=user, k=self.k + len(shown) + 1) if query and self.k else []
+        hits = await self._arecall(query, user, len(shown))
         summary = await self.core.asummary(session, user_id=user)
         return await handler(self._request(request, session, user, shown, summary, hits))
+
+    def _recall(self, query: str | None, user: str, shown: int) -> list[Hit]:
+        """The memories for the latest user message (``shown`` more, as some are in the window)."""
+        if not query or not self.k:
+            return []
+        return self.core.search(query, user_id=user, k=self.k + shown + 1, kinds=self.kinds)
+
+    async def _arecall(self, query: str | None, user: str, shown: int) -> list[Hit]:
+        """Async twin of :meth:`_recall`."""
+        if not query or not self.k:
+            return []
+        hits: list[Hit] = await self.core.asearch(query, user_id=user, k=self.k + shown + 1, kinds=self.kinds)
+        return hits
 
     # -- after the agent ----------------------------------------------------------------------
     def after_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:

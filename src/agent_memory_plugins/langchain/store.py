@@ -29,10 +29,8 @@ from langgraph.store.base import (  # noqa: E402
     validate_op_namespace,
 )
 
-from ..core.filters import check_where  # noqa: E402
 from ..core.memory import MEMORY_KINDS, MemoryCore  # noqa: E402
-from ..core.store_sqlite import Filters  # noqa: E402
-from ..core.validation import check_id, from_epoch  # noqa: E402
+from ..core.validation import from_epoch  # noqa: E402
 from ..errors import InvalidInputError  # noqa: E402
 from ..records import MemoryRecord  # noqa: E402
 
@@ -55,7 +53,8 @@ class MemoryStore(BaseStore):
     and keyword-indexed, is taken from ``index`` fields, else ``value["text"]``,
     ``value["content"]`` or ``value["memory"]``, else the value as JSON. ``search(query=...)`` is
     the core's hybrid search; the same memories are found by ``MemoryCore.search`` and
-    ``MemoryRetriever``. Putting an existing key replaces the item (``created_at`` is kept).
+    ``MemoryRetriever``. Putting an existing key replaces the item (``created_at`` is kept). A
+    numeric ``value["importance"]`` in [0, 1] becomes the record's importance (recall weighs it).
 
     Setup::
 
@@ -129,8 +128,11 @@ class MemoryStore(BaseStore):
                 CREATED: created if isinstance(created, (int, float)) else time.time(),
                 INDEXED: op.index is not False,
             }
+            importance = value.get("importance")
             self.core.remember(
-                self._text(value, op.index), user_id=namespace[0], kind=_kind(namespace), metadata=metadata
+                self._text(value, op.index), user_id=namespace[0], kind=_kind(namespace), metadata=metadata,
+                importance=importance if isinstance(importance, (int, float)) else None,
+                consolidate=False,  # an item is what was put under its key, never merged with another
             )
         for record in old:  # after the new write, so a crash in between never loses the item
             self.core.forget(memory_id=record.id, user_id=namespace[0])
@@ -172,15 +174,11 @@ class MemoryStore(BaseStore):
     def _find(self, namespace: tuple[str, ...], key: str) -> list[MemoryRecord]:
         """Records holding this key, newest first (more than one only after an interrupted put)."""
         where = {NAMESPACE: _join(namespace), KEY: key}
-        return self._select(namespace[0], where, None, order="seq DESC")
+        return self._select(namespace[0], where, None)
 
-    def _select(
-        self, user: str, where: dict[str, Any], limit: int | None, order: str = "created_at DESC, seq DESC"
-    ) -> list[MemoryRecord]:
-        """Store items of ``user`` matching ``where``, without a query (the core's record store)."""
-        filters = Filters(check_id(user, "user_id"), kinds=MEMORY_KINDS, where=check_where(where))
-        rows = self.core.store.select(filters, order=order, limit=limit)
-        return [row.record for row in rows]
+    def _select(self, user: str, where: dict[str, Any], limit: int | None) -> list[MemoryRecord]:
+        """Store items of ``user`` matching ``where``, newest first, without a query."""
+        return self.core.records(user_id=user, kinds=MEMORY_KINDS, where=where, newest_first=True, limit=limit)
 
     def _text(self, value: dict[str, Any], index: Literal[False] | list[str] | None) -> str:
         """The text to embed for a value."""

@@ -48,6 +48,10 @@ class RecallMemoryBlock(BaseMemoryBlock[str]):
         "that flushes them.",
     )
     similarity_top_k: int = Field(default=5, ge=1, description="Most memories recalled per get.")
+    kinds: list[str] | None = Field(
+        default=None,
+        description="Recall only these kinds (message, summary, fact, event, preference, skill); None: all.",
+    )
     max_tokens: int = Field(default=1024, ge=1, description="Token budget of the recalled text.")
     priority: int = Field(
         default=1,
@@ -64,7 +68,7 @@ class RecallMemoryBlock(BaseMemoryBlock[str]):
         session_id: str | None = None,
         **kwargs: Any,
     ) -> RecallMemoryBlock:
-        """Create the block; other keywords (``name``, ``similarity_top_k``, ``max_tokens``,
+        """Create the block; other keywords (``name``, ``similarity_top_k``, ``kinds``, ``max_tokens``,
         ``priority``, ``accept_short_term_memory``) set the fields of the same names."""
         return cls(core=core, user_id=user_id, session_id=session_id, **kwargs)
 
@@ -76,7 +80,7 @@ class RecallMemoryBlock(BaseMemoryBlock[str]):
             return ""
         shown = {message.content for message in history if message.content}
         hits = await self.core.asearch(
-            query, user_id=self.user_id, k=self.similarity_top_k + min(len(shown), 50)
+            query, user_id=self.user_id, k=self.similarity_top_k + min(len(shown), 50), kinds=self.kinds
         )
         fresh = [hit for hit in hits if hit.record.text not in shown][: self.similarity_top_k]
         return "\n".join(self._fit(fresh))

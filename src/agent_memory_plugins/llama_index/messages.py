@@ -89,6 +89,7 @@ def to_core_message(
     role = message.role.value
     core_role = CORE_ROLES.get(role, "assistant")
     text = message_text(message)
+    importance = {"importance": kwargs["importance"]} if "importance" in kwargs else {}
     if core_role == role and not kwargs and _is_plain(message):
         return {"role": core_role, "content": text}
     dump = _dump(message.model_copy(update={"additional_kwargs": kwargs}))
@@ -101,7 +102,7 @@ def to_core_message(
     call_id = kwargs.get("tool_call_id")
     if core_role == "tool" and isinstance(call_id, str):
         metadata["tool_call_id"] = call_id
-    return {"role": core_role, "content": text, "metadata": metadata}
+    return {"role": core_role, "content": text, "metadata": metadata, **importance}
 
 
 def to_core_messages(
