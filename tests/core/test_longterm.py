@@ -300,3 +300,39 @@ async def test_async_twins_of_the_long_term_helpers(memory: MemoryCore) -> None:
     await memory.alink(pref.id, fact.id, user_id="ana")
     assert len(await memory.arelated(fact.id, user_id="ana")) == 1
     assert (await memory.acleanup(user_id="ana")).count == 0
+
+
+# -- a plugged-in consolidator ---------------------------------------------------------------------------
+def test_a_chat_model_consolidator_runs_off_the_write_path() -> None:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    model = GenericFakeChatModel(messages=iter([AIMessage("UPDATES 1"), AIMessage("DUPLICATE 1")]))
+    with MemoryCore(consolidator=model) as memory:
+        honda = memory.remember("I drive a Honda Civic", user_id="ana")
+        memory.flush()  # nothing similar stored yet: the model is not asked
+        tesla = memory.remember("These days my ride is a Tesla", user_id="ana")  # the rules see no subject
+        assert memory.get(honda.id, user_id="ana").superseded_by is None  # remember did not wait
+        memory.flush()
+        assert memory.get(honda.id, user_id="ana").superseded_by == tesla.id
+        again = memory.remember("Nowadays I get around in my Tesla", user_id="ana")
+        memory.flush()
+        assert [r.id for r in memory.records(user_id="ana")] == [honda.id, tesla.id]
+        assert memory.get(tesla.id, user_id="ana").times_seen == 2
+        with pytest.raises(NotFoundError):
+            memory.get(again.id, user_id="ana")
+
+
+def test_a_failing_or_unreadable_consolidator_changes_nothing() -> None:
+    def broken(new: object, similar: object) -> str:
+        raise RuntimeError("model down")
+
+    for consolidator in (broken, lambda new, similar: "I am not sure", lambda new, similar: "UPDATES 7"):
+        with MemoryCore(consolidator=consolidator) as memory:
+            first = memory.remember("I drive a Honda Civic")
+            memory.flush()
+            memory.remember("These days my ride is a Tesla")
+            memory.flush()
+            assert memory.get(first.id).superseded_by is None and len(memory.records()) == 2
+    with pytest.raises(ConfigurationError):
+        MemoryCore(consolidator=42)

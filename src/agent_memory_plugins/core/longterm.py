@@ -8,6 +8,7 @@ through the same path as ``forget``.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,16 +17,21 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidInputError, NotFoundError
 from ..records import CleanupReport, HistoryEvent, Hit, Link, MemoryRecord
 from . import validation as check
-from .consolidation import cosine, decide, subject_of
+from .consolidation import Decision, cosine, decide, subject_of
 from .store_sqlite import Filters, match_expression
 
 if TYPE_CHECKING:
+    from collections import deque
+
     from ..settings import Settings
+    from .consolidator import Consolidator
     from .embeddings import CachedEmbedder
     from .store_sqlite import SQLiteRecordStore
     from .vectors import ChromaIndex
 
 __all__ = ["LongTermMemory"]
+
+log = logging.getLogger("agent_memory_plugins")
 
 CONSOLIDATION_NEIGHBOURS = 20
 """Stored memories (keyword and dense neighbours each) a new fact is compared with."""
@@ -43,6 +49,8 @@ class LongTermMemory:
     embedder: CachedEmbedder
     index: ChromaIndex
     count_tokens: Any
+    consolidator: Consolidator | None
+    _review: deque[str]
 
     # provided by MemoryCore
     _new_record: Callable[..., MemoryRecord]
@@ -106,10 +114,39 @@ class LongTermMemory:
             return self.store.get([decision.target], None)[decision.target].record
         if decision.action == "supersede":
             self.store.supersede((record, self.count_tokens(record.text)), decision.superseded)
-            self._wake()
-            return record
-        self._write([record])
+        else:
+            self.store.insert([(record, self.count_tokens(record.text))])
+        if self.consolidator is not None:
+            self._review.append(record.id)  # a second opinion, in the background worker
+        self._wake()
         return record
+
+    def _review_pending(self) -> None:
+        """Apply the plugged-in consolidator's verdicts on memories written since the last drain."""
+        while self._review and self.consolidator is not None:
+            record_id = self._review.popleft()
+            found = self.store.get([record_id], None)
+            if record_id not in found or found[record_id].record.superseded_by is not None:
+                continue
+            record = found[record_id].record
+            similar = [other for other, _ in self._similar_memories(record) if other.id != record.id]
+            if not similar:
+                continue
+            try:
+                verdict = self.consolidator.consolidate(record, similar)
+            except Exception as error:  # a failing model changes nothing
+                log.warning("consolidator failed on %s: %s", record.id, error)
+                continue
+            self._apply(record, verdict, {other.id for other in similar})
+
+    def _apply(self, record: MemoryRecord, verdict: Decision, allowed: set[str]) -> None:
+        if verdict.action == "duplicate" and verdict.target in allowed:
+            self.store.refresh(verdict.target, record.created_at.timestamp(), record.text, record.importance)
+            self._forget_ids([record.id])
+        elif verdict.action == "supersede":
+            older = [old for old in verdict.superseded if old in allowed]
+            if older:
+                self.store.mark_superseded(record.id, record.user_id, older, record.created_at.timestamp())
 
     def _similar_memories(self, record: MemoryRecord) -> list[tuple[MemoryRecord, float | None]]:
         """Active stored memories of the same user and kind that may say the same thing."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import functools
 import logging
 import os
@@ -19,6 +20,7 @@ from ..records import KINDS, Hit, MemoryContext, MemoryRecord
 from ..settings import Settings
 from . import validation as check
 from .associations import expand_links, rank_superseded
+from .consolidator import resolve_consolidator
 from .embeddings import CachedEmbedder, resolve_embedder
 from .longterm import LongTermMemory
 from .policy import fit_context, should_fold, window_start
@@ -92,6 +94,7 @@ class MemoryCore(LongTermMemory):
         window_tokens: int | None = _DEFAULT,
         embedder: Any = None,
         summarizer: Any = None,
+        consolidator: Any = None,
         token_counter: Any = None,
         chroma_client: Any = None,
         reindex: bool = False,
@@ -114,6 +117,8 @@ class MemoryCore(LongTermMemory):
             resolve_embedder(embedder, self.settings.embedding_model), self.settings.embedding_cache_size
         )
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
+        self.consolidator = resolve_consolidator(consolidator)
+        self._review: collections.deque[str] = collections.deque()
         self.weights = Weights.from_settings(self.settings)
         self._ttl_by_kind = self.settings.ttl_by_kind()
         self._next_sweep = 0.0
@@ -557,6 +562,7 @@ class MemoryCore(LongTermMemory):
                 self._forget_ids(self.store.expired_ids(time.time()))
             while True:
                 self._index_pending()
+                self._review_pending()
                 if not self._fold_due(force):
                     break
             self._last_error = None

@@ -308,19 +308,28 @@ class SQLiteRecordStore:
     def supersede(self, new: tuple[MemoryRecord, int], old_ids: Sequence[str]) -> None:
         """Store ``new`` and mark ``old_ids`` as superseded by it, in one transaction."""
         record = new[0]
-        at = record.created_at.timestamp()
         with self.transaction() as db:
             self._insert(db, [new])
-            for old_id in old_ids:
-                db.execute("UPDATE records SET superseded_by = ? WHERE id = ?", (record.id, old_id))
-                db.execute(
-                    "INSERT INTO history (record_id, user_id, at, event, other_id) VALUES (?, ?, ?, ?, ?)",
-                    (old_id, record.user_id, at, "superseded_by", record.id),
-                )
-                db.execute(
-                    "INSERT INTO history (record_id, user_id, at, event, other_id) VALUES (?, ?, ?, ?, ?)",
-                    (record.id, record.user_id, at, "supersedes", old_id),
-                )
+            self._mark_superseded(db, record.id, record.user_id, old_ids, record.created_at.timestamp())
+
+    def mark_superseded(self, new_id: str, user_id: str, old_ids: Sequence[str], at: float) -> None:
+        """Mark stored records of ``user_id`` as superseded by the stored record ``new_id``."""
+        with self.transaction() as db:
+            self._mark_superseded(db, new_id, user_id, old_ids, at)
+
+    def _mark_superseded(
+        self, db: sqlite3.Connection, new_id: str, user_id: str, old_ids: Sequence[str], at: float
+    ) -> None:
+        for old_id in old_ids:
+            if old_id == new_id:
+                continue
+            db.execute(
+                "UPDATE records SET superseded_by = ? WHERE id = ? AND user_id = ?", (new_id, old_id, user_id)
+            )
+            db.executemany(
+                "INSERT INTO history (record_id, user_id, at, event, other_id) VALUES (?, ?, ?, ?, ?)",
+                [(old_id, user_id, at, "superseded_by", new_id), (new_id, user_id, at, "supersedes", old_id)],
+            )
 
     def history(self, record_id: str) -> list[tuple[float, str, str, str | None]]:
         """(when, event, text, other record id) for a record, oldest first."""

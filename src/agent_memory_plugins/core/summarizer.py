@@ -109,18 +109,25 @@ def resolve_summarizer(summarizer: Any, token_counter: TokenCounter) -> Summariz
         return ExtractiveSummarizer(token_counter)
     if isinstance(summarizer, Summarizer):
         return summarizer
-    if hasattr(summarizer, "complete") and hasattr(summarizer, "metadata"):
-        llm = summarizer
-        return PromptSummarizer(lambda prompt: str(llm.complete(prompt).text), type(llm).__name__)
-    if hasattr(summarizer, "invoke"):
-        model = summarizer
-        return PromptSummarizer(lambda prompt: _text_of(model.invoke(prompt)), type(model).__name__)
+    complete = as_completion(summarizer)
+    if complete is not None:
+        return PromptSummarizer(complete, type(summarizer).__name__)
     if callable(summarizer):
         return CallableSummarizer(summarizer)
     raise ConfigurationError(
         "summarizer must be a LangChain chat model, a LlamaIndex LLM, a callable "
         f"(previous, messages) -> str or a Summarizer, got {type(summarizer).__name__}"
     )
+
+
+def as_completion(model: Any) -> Callable[[str], str] | None:
+    """``prompt -> text`` for a LlamaIndex LLM (``complete``) or a LangChain chat model or runnable
+    (``invoke``); ``None`` for anything else."""
+    if hasattr(model, "complete") and hasattr(model, "metadata"):
+        return lambda prompt: str(model.complete(prompt).text)
+    if hasattr(model, "invoke"):
+        return lambda prompt: _text_of(model.invoke(prompt))
+    return None
 
 
 def _text_of(reply: Any) -> str:
