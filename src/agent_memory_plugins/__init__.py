@@ -27,7 +27,7 @@ from .errors import (
     StoreClosedError,
     StoreInUseError,
 )
-from .records import Hit, MemoryContext, MemoryRecord
+from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -37,9 +37,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentMemoryError",
+    "CleanupReport",
     "ConfigurationError",
     "ContentTooLargeError",
     "EmbeddingMismatchError",
+    "HistoryEvent",
     "Hit",
     "IndexingError",
     "InvalidContentError",
@@ -50,6 +52,7 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidRoleError",
     "InvalidTimestampError",
+    "Link",
     "MemoryContext",
     "MemoryCore",
     "MemoryRecord",
