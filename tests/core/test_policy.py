@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from agent_memory_plugins.core.filters import check_where, to_chroma, to_sql
+from agent_memory_plugins.core.filters import check_where, to_sql
 from agent_memory_plugins.core.policy import fit_context, should_fold, window_start
 from agent_memory_plugins.core.ranking import Weights, final_score, fuse, recency
 from agent_memory_plugins.core.salience import estimate_importance
@@ -152,8 +152,6 @@ def test_where_filter_translation() -> None:
     assert check_where(where) == where
     sql, params = to_sql(where)
     assert sql.count("json_extract") == 4 and 2023 in params and "x" in params
-    chroma = to_chroma(where)
-    assert {"m.topic": {"$eq": "travel"}} in chroma["$and"]
 
 
 @pytest.mark.parametrize(

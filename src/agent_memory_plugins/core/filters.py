@@ -1,8 +1,9 @@
-"""The ``where`` metadata filter: validated once, translated for SQLite and for Chroma.
+"""The ``where`` metadata filter: validated once, translated for SQLite.
 
 A filter is a dict. ``{"topic": "travel"}`` means equality; ``{"year": {"$gte": 2023}}`` uses an
 operator (``$eq $ne $gt $gte $lt $lte $in $nin``); ``{"$and": [...]}`` and ``{"$or": [...]}``
 combine filters. Keys name top-level metadata fields; values are str, int, float or bool.
+User metadata never reaches Chroma: dense search is limited to the ids the filter selects in SQLite.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from ..errors import InvalidFilterError
 
 OPERATORS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 LIST_OPERATORS = {"$in": "IN", "$nin": "NOT IN"}
-CHROMA_PREFIX = "m."
-Scalar = str | int | float | bool
 
 
 def check_where(where: object) -> dict[str, Any] | None:
@@ -88,25 +87,3 @@ def to_sql(where: dict[str, Any], column: str = "metadata") -> tuple[str, list[A
             clauses.append(f"{field} {OPERATORS[operator]} ?")
             params.extend([path, operand])
     return "(" + " AND ".join(clauses) + ")", params
-
-
-def to_chroma(where: dict[str, Any]) -> dict[str, Any]:
-    """The same filter over Chroma metadata, where user fields carry the ``m.`` prefix."""
-    parts: list[dict[str, Any]] = []
-    for key, value in where.items():
-        if key in ("$and", "$or"):
-            parts.append({key: [to_chroma(part) for part in value]})
-        elif isinstance(value, dict):
-            parts.append({CHROMA_PREFIX + key: dict(value)})
-        else:
-            parts.append({CHROMA_PREFIX + key: {"$eq": value}})
-    return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-def chroma_metadata(metadata: dict[str, Any]) -> dict[str, Scalar]:
-    """The scalar top-level fields of user metadata, prefixed for Chroma."""
-    return {
-        CHROMA_PREFIX + key: value
-        for key, value in metadata.items()
-        if isinstance(value, (str, int, float, bool)) and not key.startswith(("$", "#"))
-    }

@@ -160,7 +160,7 @@ class LongTermMemory:
             ids.update((i, None) for i, _ in self.store.keyword_search(match, filters, CONSOLIDATION_NEIGHBOURS))
         vector = self.embedder.embed([record.text])[0]
         if self.index.count() > 0:
-            where = {"$and": [{"user_id": {"$eq": record.user_id}}, {"kind": {"$eq": record.kind}}]}
+            where = {"$and": [{"user_id": {"$eq": self.index.scope(record.user_id)}}, {"kind": {"$eq": record.kind}}]}
             ids.update((i, None) for i, _ in self.index.query(vector, where, CONSOLIDATION_NEIGHBOURS))
         rows = self.store.get_filtered(list(ids), filters)
         active = [row.record for row in rows.values() if row.record.superseded_by is None]

@@ -26,10 +26,18 @@ from .longterm import LongTermMemory
 from .policy import fit_context, should_fold, window_start
 from .ranking import Weights, final_score, fuse
 from .salience import estimate_importance
-from .store_sqlite import Filters, SQLiteRecordStore, StoredRow, match_expression
+from .store_sqlite import (
+    PURGE_PENDING,
+    RESET_PENDING,
+    VECTOR_SCHEME,
+    Filters,
+    SQLiteRecordStore,
+    StoredRow,
+    match_expression,
+)
 from .summarizer import resolve_summarizer
 from .tokens import resolve_token_counter
-from .vectors import ChromaIndex
+from .vectors import SCHEME, ChromaIndex
 from .worker import Worker
 
 __all__ = ["MemoryCore"]
@@ -39,6 +47,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 TOKEN_WINDOW_SCAN = 1000
 """Most messages a token-only window (``window_messages=None``) looks back over."""
+MAX_ID_FILTER = 10_000
+"""Most records a ``where`` filter may select for dense search to be limited to exactly them."""
 MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
 _OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
 _DEFAULT: Any = object()
@@ -138,7 +148,9 @@ class MemoryCore(LongTermMemory):
         self._closed = False
         self._last_error: BaseException | None = None
         try:
+            self.index.key = self.store.secret("vector_key").encode()
             self._check_embedder(reindex)
+            self._resume()
         except BaseException:
             self.index.close()
             self.store.close()
@@ -168,6 +180,21 @@ class MemoryCore(LongTermMemory):
                 "which calls reindex()"
             )
         self.reindex()
+
+    def _resume(self) -> None:
+        """Finish what a crash interrupted: a reindex (reset the vectors; the outbox refills them)
+        and the purge after a forget (drop the vectors, compact SQLite). Also re-lays out vectors
+        stored by an older version."""
+        if self.store.meta(VECTOR_SCHEME) != SCHEME and self.store.count():
+            self.store.begin_reindex(self.embedder.name, SCHEME)
+        elif self.store.meta(VECTOR_SCHEME) != SCHEME:
+            self.store.set_meta(VECTOR_SCHEME, SCHEME)
+        if self.store.meta(RESET_PENDING):
+            self.index.reset()
+            self.store.vectors_reset()
+        if self.store.meta(PURGE_PENDING):
+            self._apply_deletes()
+            self.store.compact()
 
     def close(self) -> None:
         """Stop the worker and close the stores. Queued indexing resumes on the next open."""
@@ -341,7 +368,7 @@ class MemoryCore(LongTermMemory):
         ``link_threshold`` strength (``explain["linked_from"]``; these come on top of ``k``).
         ``Hit.explain`` holds each part of the score.
         """
-        from .filters import check_where, to_chroma
+        from .filters import check_where
 
         self._check_open()
         text = check.check_content(query, self.settings.max_content_chars, "query")
@@ -356,9 +383,12 @@ class MemoryCore(LongTermMemory):
         )
         limit = max(k, self.settings.candidates)
         dense: list[tuple[str, float]] = []
-        if self.settings.dense_weight > 0 and self.index.count() > 0:
+        allowed = self.store.ids_matching(filters, MAX_ID_FILTER + 1) if filters.where else None
+        if allowed is not None and len(allowed) > MAX_ID_FILTER:
+            allowed, limit = None, limit * 4  # too many to list: filter the nearest ones afterwards
+        if self.settings.dense_weight > 0 and self.index.count() > 0 and allowed != []:
             vector = self.embedder.embed_query(text)
-            dense = self.index.query(vector, _chroma_where(filters, to_chroma), limit)
+            dense = self.index.query(vector, _chroma_where(filters, self.index.scope), limit, allowed)
         match = match_expression(text)
         keyword = self.store.keyword_search(match, filters, limit) if match else []
         parts = fuse(dense, keyword, self.weights)
@@ -528,12 +558,15 @@ class MemoryCore(LongTermMemory):
         return [row.record for row in self.store.select(filters, order=order, limit=limit)]
 
     def reindex(self) -> int:
-        """Rebuild the vector index from SQLite with the current embedder; returns records queued."""
+        """Rebuild the vector index from SQLite with the current embedder; returns records queued.
+
+        Crash-safe: the records are queued and the reset is recorded before the index is emptied,
+        so a reindex cut short resumes on the next open.
+        """
         with self._index_lock:
+            queued = self.store.begin_reindex(self.embedder.name, SCHEME)
             self.index.reset()
-            queued = self.store.enqueue_all()
-            self.store.set_meta("embedder", self.embedder.name)
-            self.store.set_meta("dimension", "")
+            self.store.vectors_reset()
             self.embedder.dimension = None
         self.flush()
         return queued
@@ -642,10 +675,12 @@ class MemoryCore(LongTermMemory):
             session_id=session, timestamp=messages[-1].timestamp, created_at=check.from_epoch(now),
             importance=0.7, metadata={"messages": len(covers)}, covers=covers,
         )
-        self.store.replace_summary(
+        if not self.store.replace_summary(
             previous.record.id if previous else None, (summary, self.count_tokens(text)),
             [m.id for m in messages],
-        )
+        ):  # another process folded this session meanwhile: fold again from what is stored now
+            with self._dirty_lock:
+                self._dirty.add((user, session))
         return True
 
     # -- async twins --------------------------------------------------------------------------
@@ -681,15 +716,14 @@ class MemoryCore(LongTermMemory):
     aclose = _in_thread(close)
 
 
-def _chroma_where(filters: Filters, to_chroma: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = [{"user_id": {"$eq": filters.user_id}}]
+def _chroma_where(filters: Filters, scope: Callable[[str], str]) -> dict[str, Any]:
+    """The scope of a search over Chroma's metadata (ids as digests; ``where`` is not here)."""
+    parts: list[dict[str, Any]] = [{"user_id": {"$eq": scope(filters.user_id)}}]
     if filters.session_id is not None:
-        parts.append({"session_id": {"$eq": filters.session_id}})
+        parts.append({"session_id": {"$eq": scope(filters.session_id)}})
     if filters.agent_id is not None:
-        parts.append({"agent_id": {"$eq": filters.agent_id}})
+        parts.append({"agent_id": {"$eq": scope(filters.agent_id)}})
     if filters.kinds:
         parts.append({"kind": {"$in": list(filters.kinds)}})
-    if filters.where:
-        parts.append(to_chroma(filters.where))
     return parts[0] if len(parts) == 1 else {"$and": parts}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sqlite3
 import threading
 import time
@@ -81,6 +82,13 @@ ADDED_COLUMNS = (
     ("key", "TEXT"),
 )
 """Columns added after the first release; older stores gain them when opened."""
+
+PURGE_PENDING = "purge_pending"
+"""Meta key set by a forget until its keyword index and WAL are compacted (resumed on open)."""
+RESET_PENDING = "reset_vectors"
+"""Meta key set by a reindex until the vector index has been emptied (resumed on open)."""
+VECTOR_SCHEME = "vector_scheme"
+"""Meta key naming how records are laid out in the vector index (a change triggers a reindex)."""
 
 COLUMNS = (
     "seq, id, user_id, agent_id, session_id, kind, role, text, ts, created_at, importance, "
@@ -253,16 +261,35 @@ class SQLiteRecordStore:
 
     def replace_summary(
         self, old_id: str | None, summary: tuple[MemoryRecord, int], covered: Sequence[str]
-    ) -> list[str]:
+    ) -> bool:
         """Swap a session's summary for a new one and mark the covered messages summarized.
 
-        Returns the ids removed (the old summary), already queued for deletion from vectors.
+        Checked inside the transaction: when another process (or a forget) changed the session's
+        summary or folded or removed one of ``covered`` since the caller read them, nothing is
+        written and ``False`` comes back (fold again from fresh data). This keeps one summary per
+        session when several processes share a store.
         """
+        record = summary[0]
         with self.transaction() as db:
-            removed = self._delete(db, [old_id]) if old_id else []
+            current = db.execute(
+                "SELECT id FROM records WHERE user_id = ? AND session_id = ? AND kind = 'summary' "
+                "ORDER BY seq DESC LIMIT 1", (record.user_id, record.session_id),
+            ).fetchone()
+            if (current[0] if current else None) != old_id:
+                return False
+            unfolded = 0
+            for chunk in _chunks(list(covered), 500):
+                unfolded += db.execute(
+                    f"SELECT COUNT(*) FROM records WHERE summarized = 0 AND id IN ({', '.join('?' for _ in chunk)})",
+                    chunk,
+                ).fetchone()[0]
+            if unfolded != len(set(covered)):
+                return False
+            if old_id:
+                self._delete(db, [old_id])
             self._insert(db, [summary])
             self._set_summarized(db, covered, True)
-            return removed
+            return True
 
     def forget(self, ids: Sequence[str], unsummarize: Sequence[str]) -> list[str]:
         """In one transaction: delete records (with their keyword entries), queue their vector
@@ -270,6 +297,8 @@ class SQLiteRecordStore:
         with self.transaction() as db:
             removed = self._delete(db, ids)
             self._set_summarized(db, unsummarize, False)
+            if removed:  # cleared by compact(); a crash before that resumes it on the next open
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (PURGE_PENDING,))
             return removed
 
     def _delete(self, db: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
@@ -422,12 +451,20 @@ class SQLiteRecordStore:
             db.execute(f"UPDATE records SET summarized = ? WHERE id IN ({marks})", [int(value), *chunk])
 
     def compact(self) -> None:
-        """Merge the keyword index so deleted entries leave its pages, and checkpoint the WAL."""
+        """Merge the keyword index so deleted entries leave its pages, and checkpoint the WAL.
+
+        With ``secure_delete`` on, freed pages are zeroed; the checkpoint copies them into the
+        database file and truncates the WAL, so deleted text leaves every file (unless another
+        process holds an old snapshot open, which keeps the WAL until its next checkpoint).
+        Clears the purge-pending mark that :meth:`forget` sets.
+        """
         with self.transaction() as db:
             db.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
         with self._lock:
             if self.path is not None:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (PURGE_PENDING,))
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, ids: Sequence[str], user_id: str | None) -> dict[str, StoredRow]:
@@ -550,6 +587,12 @@ class SQLiteRecordStore:
             return int(self._read("SELECT COUNT(*) FROM records")[0][0])
         return int(self._read("SELECT COUNT(*) FROM records WHERE user_id = ?", (user_id,))[0][0])
 
+    def ids_matching(self, filters: Filters, limit: int) -> list[str]:
+        """Ids of records matching ``filters``, at most ``limit`` of them."""
+        where, params = filters.sql()
+        rows = self._read(f"SELECT r.id FROM records r WHERE {where} LIMIT ?", [*params, limit])
+        return [str(row[0]) for row in rows]
+
     def ids_of(self, user_id: str | None, session_id: str | None) -> list[str]:
         """Ids of every record of a user, or of one session of a user."""
         if user_id is None:
@@ -588,12 +631,32 @@ class SQLiteRecordStore:
             for chunk in _chunks(list(seqs), 500):
                 db.execute(f"DELETE FROM outbox WHERE seq IN ({', '.join('?' for _ in chunk)})", chunk)
 
-    def enqueue_all(self) -> int:
-        """Queue every record for (re)indexing; returns how many."""
+    def begin_reindex(self, embedder: str, scheme: str) -> int:
+        """In one transaction: queue every record for indexing, record the new embedder and
+        vector scheme, and mark the vector index for a reset (see :meth:`vectors_reset`).
+
+        A crash anywhere in a reindex leaves the mark, so the next open resets the vector index
+        and the queued records rebuild it. Returns how many records were queued.
+        """
         with self.transaction() as db:
             db.execute("DELETE FROM outbox WHERE op = 'upsert'")
             cursor = db.execute("INSERT INTO outbox (record_id, op) SELECT id, 'upsert' FROM records ORDER BY seq")
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("embedder", embedder), ("dimension", ""), (VECTOR_SCHEME, scheme), (RESET_PENDING, "1")],
+            )
             return int(cursor.rowcount)
+
+    def vectors_reset(self) -> None:
+        """The vector index was emptied: clear the reset mark of :meth:`begin_reindex`."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (RESET_PENDING,))
+
+    def secret(self, key: str) -> str:
+        """A random per-store secret kept under ``key`` in meta, created on first use."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, secrets.token_hex(32)))
+            return str(db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
 
 def _row(row: tuple[Any, ...]) -> StoredRow:

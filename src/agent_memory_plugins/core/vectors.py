@@ -3,12 +3,20 @@
 Embedded ``PersistentClient`` under the store's folder by default, an in-memory client when the
 store has no folder, or an ``HttpClient`` for a Chroma server (``chroma_url`` or ``chroma_client``).
 We always hand Chroma our own embeddings; its default embedding function is never used.
+
+No user text reaches Chroma: it holds the vector, the record's kind, role and timestamp, and keyed
+digests of its user, session and agent ids (for scoping queries). Texts and user metadata stay in
+SQLite, where ``forget`` can erase them; ``where`` filters are resolved there (see ``MemoryCore``).
+Chroma keeps its own write log and deleted HNSW entries, so a forgotten record's *vector* may stay
+in Chroma's files until Chroma compacts them; its words never do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import os
 import uuid
 from collections.abc import Sequence
@@ -17,9 +25,10 @@ from urllib.parse import urlparse
 
 from ..errors import ConfigurationError, MissingDependencyError, StoreInUseError
 from ..records import MemoryRecord
-from .filters import chroma_metadata
 
 LOCK_FILE = "chroma.lock"
+SCHEME = "2"
+"""Layout of the metadata stored beside each vector (1: raw ids and user metadata; 2: digests)."""
 
 
 def _chromadb() -> Any:
@@ -44,6 +53,8 @@ class ChromaIndex:
         from chromadb.config import Settings as ChromaSettings
 
         self._lock_handle: Any = None
+        self.key = b""
+        """Secret for :meth:`scope` digests; the core sets it from the record store."""
         self.ephemeral = False
         settings = ChromaSettings(anonymized_telemetry=False)
         if client is not None:
@@ -72,25 +83,43 @@ class ChromaIndex:
             collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
+    def scope(self, value: str) -> str:
+        """The keyed digest under which a user, session or agent id is stored in Chroma."""
+        return hmac.new(self.key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
     def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Sequence[float]]) -> None:
-        """Store the vectors of ``records`` with their scope and scalar metadata."""
+        """Store the vectors of ``records`` with their (digested) scope, kind, role and time."""
         if not records:
             return
         self.collection.upsert(
             ids=[r.id for r in records],
             embeddings=[list(v) for v in vectors],
-            metadatas=[_metadata(r) for r in records],
+            metadatas=[self._metadata(r) for r in records],
         )
+
+    def _metadata(self, record: MemoryRecord) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "user_id": self.scope(record.user_id), "kind": record.kind, "role": record.role,
+            "timestamp": record.timestamp.timestamp(),
+        }
+        if record.session_id is not None:
+            meta["session_id"] = self.scope(record.session_id)
+        if record.agent_id is not None:
+            meta["agent_id"] = self.scope(record.agent_id)
+        return meta
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by record id (missing ids are fine)."""
         for start in range(0, len(ids), 1000):
             self.collection.delete(ids=list(ids[start:start + 1000]))
 
-    def query(self, vector: Sequence[float], where: dict[str, Any], limit: int) -> list[tuple[str, float]]:
-        """Nearest records within ``where``: ``(id, cosine similarity)`` best first."""
+    def query(
+        self, vector: Sequence[float], where: dict[str, Any], limit: int, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest records within ``where`` (and ``ids`` when given): ``(id, similarity)`` best first."""
         result = self.collection.query(
-            query_embeddings=[list(vector)], n_results=limit, where=where, include=["distances"]
+            query_embeddings=[list(vector)], n_results=limit, where=where, include=["distances"],
+            ids=list(ids) if ids is not None else None,
         )
         ids = result["ids"][0] if result["ids"] else []
         distances = (result.get("distances") or [[]])[0]
@@ -115,19 +144,6 @@ class ChromaIndex:
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
-
-
-def _metadata(record: MemoryRecord) -> dict[str, Any]:
-    meta: dict[str, Any] = chroma_metadata(record.metadata)
-    meta.update(
-        user_id=record.user_id, kind=record.kind, role=record.role,
-        timestamp=record.timestamp.timestamp(),
-    )
-    if record.session_id is not None:
-        meta["session_id"] = record.session_id
-    if record.agent_id is not None:
-        meta["agent_id"] = record.agent_id
-    return meta
 
 
 def _lock_folder(path: str) -> Any:
