@@ -93,7 +93,7 @@ class RecordStore(Protocol):
     def session_tail(self, user_id: str, session_id: str, limit: int | None) -> list[StoredRow]: ...
     def unsummarized(self, user_id: str, session_id: str) -> list[StoredRow]: ...
     def keyword_search(self, match: str, filters: Filters, limit: int) -> list[tuple[str, float]]: ...
-    def outbox(self, limit: int, op: str | None = None) -> list[OutboxItem]: ...
+    def outbox(self, limit: int, op: str | None = None, upto: int | None = None) -> list[OutboxItem]: ...
     def ack(self, seqs: Sequence[int]) -> None: ...
     def close(self) -> None: ...
 
@@ -446,15 +446,15 @@ class SQLiteRecordStore:
         return [(int(seq), str(record_id)) for seq, record_id in rows]
 
     # -- outbox -------------------------------------------------------------------------------
-    def outbox(self, limit: int, op: str | None = None) -> list[OutboxItem]:
-        """The oldest pending vector-index changes (of one ``op`` when given)."""
-        if op is None:
-            rows = self._read("SELECT seq, record_id, op FROM outbox ORDER BY seq LIMIT ?", (limit,))
-        else:
-            rows = self._read(
-                "SELECT seq, record_id, op FROM outbox WHERE op = ? ORDER BY seq LIMIT ?", (op, limit)
-            )
+    def outbox(self, limit: int, op: str | None = None, upto: int | None = None) -> list[OutboxItem]:
+        """The oldest pending vector-index changes (of one ``op``, up to position ``upto``)."""
+        sql = "SELECT seq, record_id, op FROM outbox WHERE (? IS NULL OR op = ?) AND (? IS NULL OR seq <= ?)"
+        rows = self._read(sql + " ORDER BY seq LIMIT ?", (op, op, upto, upto, limit))
         return [OutboxItem(int(seq), str(record_id), str(op)) for seq, record_id, op in rows]
+
+    def outbox_last(self) -> int:
+        """The position of the newest pending change (0 when none)."""
+        return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM outbox")[0][0])
 
     def outbox_size(self) -> int:
         """How many changes wait for the vector index."""

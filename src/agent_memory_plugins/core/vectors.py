@@ -137,10 +137,16 @@ class ChromaIndex:
         )
 
     def close(self) -> None:
-        """Release the collection (and drop it when it lived only in memory)."""
+        """Release the collection (and drop it when it lived only in memory) and the folder lock."""
         if self.ephemeral:
             with contextlib.suppress(Exception):  # best effort on an in-memory collection
                 self.client.delete_collection(self.name)
+        if self.mode == "embedded":
+            # Release Chroma's per-path cache of the store, or a later open in this process would
+            # reuse an in-memory index that another process has since changed on disk.
+            close = getattr(self.client, "close", None)
+            if close is not None:
+                close()
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
