@@ -7,13 +7,11 @@ import asyncio
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent_memory_plugins import MemoryCore, StoreInUseError
-from core.chroma_server import chroma_server
 
 from .support import HashEmbedder, python
 
@@ -142,12 +140,6 @@ def test_reads_during_reindex_never_fail(tmp_path: Path) -> None:
         raise failures[0]
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
-        yield url
-
-
 PROCESS = r"""
 import json, sys, threading, support
 from agent_memory_plugins import MemoryCore
@@ -185,7 +177,8 @@ print(json.dumps({"acked": acked, "gone": gone}))
 
 
 @pytest.mark.server
-def test_several_processes_share_a_store_through_a_chroma_server(server_url: str, tmp_path: Path) -> None:
+def test_several_processes_share_a_store_through_a_chroma_server(chroma: tuple[str, Path], tmp_path: Path) -> None:
+    server_url = chroma[0]
     folder = tmp_path / "shared"  # fresh: the processes also race to create the SQLite file
     processes = [python(PROCESS, server_url, str(folder), f"p{n}") for n in range(3)]
     acked: dict[str, str] = {}

@@ -187,7 +187,7 @@ class MemoryCore:
             self.store.vectors_reset()
         if self.store.meta(PURGE_PENDING):
             self._apply_deletes()
-            self.store.compact()
+            self.store.compact(vacuum=True)
 
     def close(self) -> None:
         """Stop the worker and close the stores. Queued indexing resumes on the next open."""
@@ -510,7 +510,7 @@ class MemoryCore:
             removed = self.store.forget(targets + [row.record.id for row in stale], refold)
             self.embedder.forget_texts(texts + [row.record.text for row in stale])
             self._apply_deletes()
-            self.store.compact()
+            self.store.compact(vacuum=memory_id is None)  # a whole user or session: rewrite every page
             with self._dirty_lock:
                 self._dirty.update((row.record.user_id, row.record.session_id or "") for row in stale)
         if stale and self._worker is not None:

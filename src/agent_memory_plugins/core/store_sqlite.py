@@ -8,6 +8,7 @@ Everything else (Chroma) can be rebuilt from here.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 """
 
+log = logging.getLogger("agent_memory_plugins")
 PURGE_PENDING = "purge_pending"
 """Meta key set by a forget until its keyword index and WAL are compacted (resumed on open)."""
 RESET_PENDING = "reset_vectors"
@@ -285,17 +287,28 @@ class SQLiteRecordStore:
             marks = ", ".join("?" for _ in chunk)
             db.execute(f"UPDATE records SET summarized = ? WHERE id IN ({marks})", [int(value), *chunk])
 
-    def compact(self) -> None:
-        """Merge the keyword index so deleted entries leave its pages, and checkpoint the WAL.
+    def compact(self, vacuum: bool = False) -> None:
+        """Make deleted records leave the files: merge the keyword index, optionally rebuild the
+        whole database, and checkpoint the WAL. Clears the purge mark that :meth:`forget` sets.
 
-        With ``secure_delete`` on, freed pages are zeroed; the checkpoint copies them into the
-        database file and truncates the WAL, so deleted text leaves every file (unless another
-        process holds an old snapshot open, which keeps the WAL until its next checkpoint).
-        Clears the purge-pending mark that :meth:`forget` sets.
+        ``secure_delete`` zeroes deleted rows and freed pages, but B-tree rebalancing can leave
+        fragments of deleted rows in the unused space of live pages; ``vacuum=True`` rewrites every
+        page so none remain (the core does it when forgetting a user or a session). When another
+        process holds the database, the rebuild is retried by the next open instead of waiting.
         """
         with self.transaction() as db:
             db.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
         with self._lock:
+            self._check_open()
+            if vacuum and self.path is not None:
+                try:
+                    self._db.execute("PRAGMA busy_timeout = 2000")
+                    self._db.execute("VACUUM")
+                except sqlite3.OperationalError as error:  # busy: another process is using it
+                    log.warning("agent-memory: VACUUM after forget postponed to the next open: %s", error)
+                    return
+                finally:
+                    self._db.execute("PRAGMA busy_timeout = 60000")
             if self.path is not None:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         with self.transaction() as db:
