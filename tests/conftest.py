@@ -9,7 +9,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 for _name in list(os.environ):  # a developer's own settings must not change test outcomes
-    if _name.startswith("AGENT_MEMORY_"):
+    if _name.startswith("AGENT_MEMORY_") and not _name.startswith("AGENT_MEMORY_TEST_"):  # test knobs stay
         del os.environ[_name]
 
 from collections.abc import Iterator  # noqa: E402

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -50,12 +51,13 @@ class LongTermMemory:
     index: ChromaIndex
     count_tokens: Any
     consolidator: Consolidator | None
+    _index_lock: threading.RLock
     _review: deque[str]
 
     # provided by MemoryCore
     _new_record: Callable[..., MemoryRecord]
     _write: Callable[[Sequence[MemoryRecord]], None]
-    _forget_ids: Callable[[list[str]], int]
+    _forget_ids: Callable[..., int]
     _check_open: Callable[[], None]
     _wake: Callable[[], None]
     search: Callable[..., list[Hit]]
@@ -125,19 +127,21 @@ class LongTermMemory:
         """Apply the plugged-in consolidator's verdicts on memories written since the last drain."""
         while self._review and self.consolidator is not None:
             record_id = self._review.popleft()
-            found = self.store.get([record_id], None)
-            if record_id not in found or found[record_id].record.superseded_by is not None:
-                continue
-            record = found[record_id].record
-            similar = [other for other, _ in self._similar_memories(record) if other.id != record.id]
+            with self._index_lock:
+                found = self.store.get([record_id], None)
+                if record_id not in found or found[record_id].record.superseded_by is not None:
+                    continue
+                record = found[record_id].record
+                similar = [other for other, _ in self._similar_memories(record) if other.id != record.id]
             if not similar:
                 continue
             try:
-                verdict = self.consolidator.consolidate(record, similar)
+                verdict = self.consolidator.consolidate(record, similar)  # a model: outside the lock
             except Exception as error:  # a failing model changes nothing
                 log.warning("consolidator failed on %s: %s", record.id, error)
                 continue
-            self._apply(record, verdict, {other.id for other in similar})
+            with self._index_lock:
+                self._apply(record, verdict, {other.id for other in similar})
 
     def _apply(self, record: MemoryRecord, verdict: Decision, allowed: set[str]) -> None:
         if verdict.action == "duplicate" and verdict.target in allowed:
@@ -360,7 +364,7 @@ class LongTermMemory:
         report = CleanupReport(dry_run=dry_run, ids=[i for i in targets if i in rows], by_kind=by_kind,
                                expired=len(expired))
         if not dry_run and report.ids:
-            self._forget_ids(report.ids)
+            self._forget_ids(report.ids, vacuum=True)
         return report
 
 

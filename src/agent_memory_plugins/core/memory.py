@@ -47,6 +47,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 TOKEN_WINDOW_SCAN = 1000
 """Most messages a token-only window (``window_messages=None``) looks back over."""
+FOLD_PASSES = 3
+"""Folding passes one drain makes (a fold that raced another process is retried)."""
 MAX_ID_FILTER = 10_000
 """Most records a ``where`` filter may select for dense search to be limited to exactly them."""
 MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
@@ -194,7 +196,7 @@ class MemoryCore(LongTermMemory):
             self.store.vectors_reset()
         if self.store.meta(PURGE_PENDING):
             self._apply_deletes()
-            self.store.compact()
+            self.store.compact(vacuum=True)
 
     def close(self) -> None:
         """Stop the worker and close the stores. Queued indexing resumes on the next open."""
@@ -514,10 +516,12 @@ class MemoryCore(LongTermMemory):
             else:
                 session = check.check_optional_id(session_id, "session_id")
                 targets = self.store.ids_of(user or "default", session) if session else self.store.ids_of(user, None)
-            return self._forget_ids(targets)
+            return self._forget_ids(targets, vacuum=memory_id is None)
 
-    def _forget_ids(self, targets: list[str]) -> int:
-        """Remove records everywhere; summaries that covered them are rebuilt without them."""
+    def _forget_ids(self, targets: list[str], vacuum: bool = False) -> int:
+        """Remove records everywhere; summaries that covered them are rebuilt without them.
+
+        ``vacuum`` rewrites every page of the database afterwards (for many records at once)."""
         if not targets:
             return 0
         with self._index_lock:
@@ -528,7 +532,7 @@ class MemoryCore(LongTermMemory):
             removed = self.store.forget(targets + [row.record.id for row in stale], refold)
             self.embedder.forget_texts(texts + [row.record.text for row in stale])
             self._apply_deletes()
-            self.store.compact()
+            self.store.compact(vacuum=vacuum)
             with self._dirty_lock:
                 self._dirty.update((row.record.user_id, row.record.session_id or "") for row in stale)
         if stale:
@@ -573,7 +577,11 @@ class MemoryCore(LongTermMemory):
 
     # -- background work ----------------------------------------------------------------------
     def flush(self) -> None:
-        """Return when every queued record is indexed and every due summary is folded."""
+        """Return when every record written before the call is indexed and due summaries folded.
+
+        Writes that other threads or processes make meanwhile are indexed by the background worker
+        (or the next flush), so a steady stream of writes cannot keep ``flush`` from returning.
+        """
         self._drain(force=True)
         if self._last_error is not None:
             error, self._last_error = self._last_error, None
@@ -588,35 +596,45 @@ class MemoryCore(LongTermMemory):
             raise
 
     def _drain(self, force: bool) -> None:
-        with self._index_lock:
-            self._check_open()
-            if time.monotonic() >= self._next_sweep:
-                self._next_sweep = time.monotonic() + self.settings.expiry_interval
-                self._forget_ids(self.store.expired_ids(time.time()))
-            while True:
-                self._index_pending()
-                self._review_pending()
-                if not self._fold_due(force):
-                    break
-            self._last_error = None
+        """Sweep expired records when due, index what is queued now, review new memories, fold due
+        summaries, index those; a bounded amount of work."""
+        self._check_open()
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.settings.expiry_interval
+            self._forget_ids(self.store.expired_ids(time.time()))
+        for _ in range(FOLD_PASSES):  # another pass only when a fold raced another process
+            self._index_pending(self.store.outbox_last())
+            self._review_pending()
+            if not self._fold_due(force):
+                break
+        self._index_pending(self.store.outbox_last())
+        self._last_error = None
 
-    def _index_pending(self) -> None:
+    def _index_pending(self, upto: int) -> None:
+        """Index queued changes up to outbox position ``upto``, one batch per hold of the lock
+        (so ``forget``, ``reindex`` and ``close`` never wait for more than one batch)."""
         batch_size = self.settings.index_batch_size
-        while True:
-            items = self.store.outbox(batch_size)
-            if not items:
-                return
-            deletes = [item.record_id for item in items if item.op == "delete"]
-            upserts = [item.record_id for item in items if item.op == "upsert"]
-            if deletes:
-                self.index.delete(deletes)
-            if upserts:
-                rows = self.store.get(upserts, None)
-                records = [rows[i].record for i in dict.fromkeys(upserts) if i in rows]
-                vectors = self.embedder.embed([record.text for record in records])
-                self._remember_dimension()
-                self.index.upsert(records, vectors)
-            self.store.ack([item.seq for item in items])
+        while not self._closed:
+            with self._index_lock:
+                items = self.store.outbox(batch_size, upto=upto)
+                if not items:
+                    return
+                deletes = [item.record_id for item in items if item.op == "delete"]
+                upserts = [item.record_id for item in items if item.op == "upsert"]
+                if deletes:
+                    self.index.delete(deletes)
+                if upserts:
+                    rows = self.store.get(upserts, None)
+                    records = [rows[i].record for i in dict.fromkeys(upserts) if i in rows]
+                    vectors = self.embedder.embed([record.text for record in records])
+                    self._remember_dimension()
+                    self.index.upsert(records, vectors)
+                    # another process may have forgotten some of them meanwhile (its Chroma delete
+                    # could have run before our upsert): drop the vectors of records now gone
+                    kept = self.store.get([record.id for record in records], None)
+                    self.index.delete([record.id for record in records if record.id not in kept])
+                self.store.ack([item.seq for item in items])
+            time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
 
     def _apply_deletes(self) -> None:
         items = self.store.outbox(1_000_000, op="delete")
@@ -647,7 +665,10 @@ class MemoryCore(LongTermMemory):
             sessions.update(self.store.sessions_to_fold(floor))
         folded = False
         for user, session in sorted(sessions):
-            folded |= self._fold(user, session, force)
+            with self._index_lock:  # one session at a time, so a forget waits for one fold at most
+                if self._closed:
+                    break
+                folded |= self._fold(user, session, force)
         return folded
 
     def _fold(self, user: str, session: str, force: bool) -> bool:

@@ -8,6 +8,7 @@ Everything else (Chroma) can be rebuilt from here.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -83,6 +84,7 @@ ADDED_COLUMNS = (
 )
 """Columns added after the first release; older stores gain them when opened."""
 
+log = logging.getLogger("agent_memory_plugins")
 PURGE_PENDING = "purge_pending"
 """Meta key set by a forget until its keyword index and WAL are compacted (resumed on open)."""
 RESET_PENDING = "reset_vectors"
@@ -123,7 +125,7 @@ class RecordStore(Protocol):
     def session_tail(self, user_id: str, session_id: str, limit: int | None) -> list[StoredRow]: ...
     def unsummarized(self, user_id: str, session_id: str) -> list[StoredRow]: ...
     def keyword_search(self, match: str, filters: Filters, limit: int) -> list[tuple[str, float]]: ...
-    def outbox(self, limit: int, op: str | None = None) -> list[OutboxItem]: ...
+    def outbox(self, limit: int, op: str | None = None, upto: int | None = None) -> list[OutboxItem]: ...
     def ack(self, seqs: Sequence[int]) -> None: ...
     def close(self) -> None: ...
 
@@ -450,17 +452,28 @@ class SQLiteRecordStore:
             marks = ", ".join("?" for _ in chunk)
             db.execute(f"UPDATE records SET summarized = ? WHERE id IN ({marks})", [int(value), *chunk])
 
-    def compact(self) -> None:
-        """Merge the keyword index so deleted entries leave its pages, and checkpoint the WAL.
+    def compact(self, vacuum: bool = False) -> None:
+        """Make deleted records leave the files: merge the keyword index, optionally rebuild the
+        whole database, and checkpoint the WAL. Clears the purge mark that :meth:`forget` sets.
 
-        With ``secure_delete`` on, freed pages are zeroed; the checkpoint copies them into the
-        database file and truncates the WAL, so deleted text leaves every file (unless another
-        process holds an old snapshot open, which keeps the WAL until its next checkpoint).
-        Clears the purge-pending mark that :meth:`forget` sets.
+        ``secure_delete`` zeroes deleted rows and freed pages, but B-tree rebalancing can leave
+        fragments of deleted rows in the unused space of live pages; ``vacuum=True`` rewrites every
+        page so none remain (the core does it when forgetting a user or a session). When another
+        process holds the database, the rebuild is retried by the next open instead of waiting.
         """
         with self.transaction() as db:
             db.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
         with self._lock:
+            self._check_open()
+            if vacuum and self.path is not None:
+                try:
+                    self._db.execute("PRAGMA busy_timeout = 2000")
+                    self._db.execute("VACUUM")
+                except sqlite3.OperationalError as error:  # busy: another process is using it
+                    log.warning("agent-memory: VACUUM after forget postponed to the next open: %s", error)
+                    return
+                finally:
+                    self._db.execute("PRAGMA busy_timeout = 60000")
             if self.path is not None:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         with self.transaction() as db:
@@ -611,15 +624,15 @@ class SQLiteRecordStore:
         return [(int(seq), str(record_id)) for seq, record_id in rows]
 
     # -- outbox -------------------------------------------------------------------------------
-    def outbox(self, limit: int, op: str | None = None) -> list[OutboxItem]:
-        """The oldest pending vector-index changes (of one ``op`` when given)."""
-        if op is None:
-            rows = self._read("SELECT seq, record_id, op FROM outbox ORDER BY seq LIMIT ?", (limit,))
-        else:
-            rows = self._read(
-                "SELECT seq, record_id, op FROM outbox WHERE op = ? ORDER BY seq LIMIT ?", (op, limit)
-            )
+    def outbox(self, limit: int, op: str | None = None, upto: int | None = None) -> list[OutboxItem]:
+        """The oldest pending vector-index changes (of one ``op``, up to position ``upto``)."""
+        sql = "SELECT seq, record_id, op FROM outbox WHERE (? IS NULL OR op = ?) AND (? IS NULL OR seq <= ?)"
+        rows = self._read(sql + " ORDER BY seq LIMIT ?", (op, op, upto, upto, limit))
         return [OutboxItem(int(seq), str(record_id), str(op)) for seq, record_id, op in rows]
+
+    def outbox_last(self) -> int:
+        """The position of the newest pending change (0 when none)."""
+        return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM outbox")[0][0])
 
     def outbox_size(self) -> int:
         """How many changes wait for the vector index."""

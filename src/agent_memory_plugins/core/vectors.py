@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import hmac
 import os
+import threading
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from ..errors import ConfigurationError, MissingDependencyError, StoreInUseError
 from ..records import MemoryRecord
 
+T = TypeVar("T")
 LOCK_FILE = "chroma.lock"
 SCHEME = "2"
 """Layout of the metadata stored beside each vector (1: raw ids and user metadata; 2: digests)."""
@@ -79,9 +82,23 @@ class ChromaIndex:
             self.ephemeral = True
             self.mode = "memory"
         self.name = collection
-        self.collection = self.client.get_or_create_collection(
-            collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        self._lock = threading.RLock()
+        self.collection = self._open_collection()
+
+    def _open_collection(self) -> Any:
+        return self.client.get_or_create_collection(
+            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+
+    def _use(self, action: Callable[[Any], T]) -> T:
+        """Run ``action(collection)``; never during a reset by another thread, and once more on a
+        fresh handle when another process reset (deleted and recreated) the collection."""
+        with self._lock:
+            try:
+                return action(self.collection)
+            except _chromadb().errors.NotFoundError:
+                self.collection = self._open_collection()
+                return action(self.collection)
 
     def scope(self, value: str) -> str:
         """The keyed digest under which a user, session or agent id is stored in Chroma."""
@@ -91,11 +108,11 @@ class ChromaIndex:
         """Store the vectors of ``records`` with their (digested) scope, kind, role and time."""
         if not records:
             return
-        self.collection.upsert(
+        self._use(lambda collection: collection.upsert(
             ids=[r.id for r in records],
             embeddings=[list(v) for v in vectors],
             metadatas=[self._metadata(r) for r in records],
-        )
+        ))
 
     def _metadata(self, record: MemoryRecord) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -111,39 +128,49 @@ class ChromaIndex:
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by record id (missing ids are fine)."""
         for start in range(0, len(ids), 1000):
-            self.collection.delete(ids=list(ids[start:start + 1000]))
+            self._use(functools.partial(_delete, ids=list(ids[start:start + 1000])))
 
     def query(
         self, vector: Sequence[float], where: dict[str, Any], limit: int, ids: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
         """Nearest records within ``where`` (and ``ids`` when given): ``(id, similarity)`` best first."""
-        result = self.collection.query(
+        result = self._use(lambda collection: collection.query(
             query_embeddings=[list(vector)], n_results=limit, where=where, include=["distances"],
             ids=list(ids) if ids is not None else None,
-        )
+        ))
         ids = result["ids"][0] if result["ids"] else []
         distances = (result.get("distances") or [[]])[0]
         return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
 
     def count(self) -> int:
         """Vectors stored."""
-        return int(self.collection.count())
+        return int(self._use(lambda collection: collection.count()))
 
     def reset(self) -> None:
         """Drop and recreate the collection (for reindexing)."""
-        self.client.delete_collection(self.name)
-        self.collection = self.client.get_or_create_collection(
-            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        with self._lock:
+            with contextlib.suppress(_chromadb().errors.NotFoundError):  # another process was first
+                self.client.delete_collection(self.name)
+            self.collection = self._open_collection()
 
     def close(self) -> None:
-        """Release the collection (and drop it when it lived only in memory)."""
+        """Release the collection (and drop it when it lived only in memory) and the folder lock."""
         if self.ephemeral:
             with contextlib.suppress(Exception):  # best effort on an in-memory collection
                 self.client.delete_collection(self.name)
+        if self.mode == "embedded":
+            # Release Chroma's per-path cache of the store, or a later open in this process would
+            # reuse an in-memory index that another process has since changed on disk.
+            close = getattr(self.client, "close", None)
+            if close is not None:
+                close()
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
+
+
+def _delete(collection: Any, ids: list[str]) -> None:
+    collection.delete(ids=ids)
 
 
 def _lock_folder(path: str) -> Any:
