@@ -27,6 +27,7 @@ from .errors import (
     StoreClosedError,
     StoreInUseError,
 )
+from .inspector import SearchResults, SessionView
 from .records import Hit, MemoryContext, MemoryRecord
 from .settings import Settings
 
@@ -55,6 +56,8 @@ __all__ = [
     "MemoryRecord",
     "MissingDependencyError",
     "NotFoundError",
+    "SearchResults",
+    "SessionView",
     "Settings",
     "StoreClosedError",
     "StoreInUseError",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from ..errors import EmbeddingMismatchError, IndexingError, InvalidInputError, StoreClosedError
+from ..inspector import SearchResults, SessionView, core_html, session_view
 from ..records import KINDS, Hit, MemoryContext, MemoryRecord
 from ..settings import Settings
 from . import validation as check
@@ -186,6 +187,14 @@ class MemoryCore:
         state = "closed" if self._closed else f"{self.store.count()} records"
         return f"MemoryCore({where!r}, {state}, chroma={self.index.mode})"
 
+    def _repr_html_(self) -> str:
+        """The store in Jupyter: per-user and per-session counts, latest activity (see inspector)."""
+        return core_html(self)
+
+    def inspect(self, session_id: str, *, user_id: str = "default") -> SessionView:
+        """One session as a :class:`SessionView`: window, summary and what it covers, a timeline."""
+        return session_view(self, session_id, user_id=user_id)
+
     # -- writes -------------------------------------------------------------------------------
     def add_message(
         self,
@@ -332,11 +341,12 @@ class MemoryCore:
         kinds: Sequence[str] | str | None = None,
         where: Mapping[str, Any] | None = None,
         agent_id: str | None = None,
-    ) -> list[Hit]:
+    ) -> SearchResults:
         """Long-term recall: the ``k`` records of ``user_id`` that best match ``query``.
 
         Fuses dense (Chroma) and keyword (FTS5 BM25) rankings, then weighs recency and importance.
-        ``Hit.explain`` holds each part of the score.
+        ``Hit.explain`` holds each part of the score. The result is a ``list`` of hits that also
+        renders in Jupyter (:class:`SearchResults`).
         """
         from .filters import check_where, to_chroma
 
@@ -370,7 +380,7 @@ class MemoryCore:
             )}
             hits.append(Hit(record, explain["score"], explain))
         hits.sort(key=lambda hit: hit.score, reverse=True)
-        return hits[:k]
+        return SearchResults(hits[:k], query=text, user_id=filters.user_id)
 
     def context(
         self,
@@ -617,6 +627,7 @@ class MemoryCore:
     aexport = _in_thread(export)
     astats = _in_thread(stats)
     aforget = _in_thread(forget)
+    ainspect = _in_thread(inspect)
     areindex = _in_thread(reindex)
     aflush = _in_thread(flush)
     aclose = _in_thread(close)
