@@ -416,8 +416,9 @@ def core_html(core: MemoryCore) -> str:
         if row.session_id is not None:
             sessions.setdefault(row.user_id, {}).setdefault(row.session_id, _Tally()).add(row)
     records = sum(row.count for row in activity)
-    badges = [f"{records} records", f"{len(users)} users", f"{sum(len(s) for s in sessions.values())} sessions",
-              f"{vectors} vectors", f"{pending} waiting to be indexed", f"chroma: {core.index.mode}",
+    badges = [_plural(records, "record"), _plural(len(users), "user"),
+              _plural(sum(len(s) for s in sessions.values()), "session"), _plural(vectors, "vector"),
+              f"{pending} waiting to be indexed", f"chroma: {core.index.mode}",
               f"embedder: {core.embedder.name}"]
     parts = [f"<h4>MemoryCore <span class=\"amp-mono\">{_e(where)}</span></h4>",
              "<div>" + "".join(f'<span class="amp-badge">{_e(b)}</span>' for b in badges) + "</div>"]
