@@ -215,3 +215,15 @@ def _rows(html: str) -> list[str]:
     parser = Rows()
     parser.feed(html)
     return ["|".join(row) for row in parser.rows]
+
+
+def test_long_sessions_show_their_newest_messages(core: MemoryCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_memory_plugins import inspector
+
+    monkeypatch.setattr(inspector, "MAX_TIMELINE", 3)
+    monkeypatch.setattr(inspector, "MAX_ROWS", 2)
+    page = Page(core.inspect("wednesday", user_id="maya")._repr_html_())
+    cells = page.with_class("amp-cell")
+    assert [(c["title"] or "").split("\n")[1] for c in cells] == [text for _, text in TURNS[-3:]]
+    assert "the newest 3 of 8 messages" in page.text and "The newest 2 of 8 messages" in page.text
+    assert TURNS[0][1] not in page.text.split("The newest 2 of 8 messages")[1]
