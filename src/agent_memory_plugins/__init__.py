@@ -27,6 +27,7 @@ from .errors import (
     StoreClosedError,
     StoreInUseError,
 )
+from .inspector import SearchResults, SessionView
 from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord
 from .settings import Settings
 
@@ -58,6 +59,8 @@ __all__ = [
     "MemoryRecord",
     "MissingDependencyError",
     "NotFoundError",
+    "SearchResults",
+    "SessionView",
     "Settings",
     "StoreClosedError",
     "StoreInUseError",

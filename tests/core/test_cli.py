@@ -90,3 +90,22 @@ def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     assert "Running summary" in out and "Recall for maya" in out and "Luis" in out.split("Reopening")[1]
     assert "paella" not in out.split("Recall for maya")[1].split("(Sam's")[0]
+
+
+def test_store_path_from_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "from-env"
+    monkeypatch.setenv("AGENT_MEMORY_PATH", str(store))
+    source = tmp_path / "chat.jsonl"
+    source.write_text("\n".join(json.dumps({"session_id": "s", "role": "user", "content": f"line {i}",
+                                            "user_id": "kim"}) for i in range(3)))
+    status, out, err = run(capsys, "import", str(source))
+    assert status == 0 and out.strip() == "imported 3 messages"
+    assert "importing" in err and "3/3" in err  # the progress bar, on stderr only
+    assert (store / "memory.db").is_file()
+    sessions = json.loads(run(capsys, "sessions", "--user", "kim", "--json")[1])
+    assert sessions == [{"session_id": "s", "messages": 3}]
+    other = tmp_path / "flag-wins"
+    assert run(capsys, "stats", "--path", str(other), "--json")[0] == 0
+    assert (other / "memory.db").is_file()
+    assert json.loads(run(capsys, "stats", "--path", str(other), "--json")[1])["records"] == 0

@@ -8,9 +8,11 @@ Every embedder is wrapped in an LRU cache so the same text is never embedded twi
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError, MissingDependencyError
@@ -61,15 +63,38 @@ def _shared_model(name: str) -> Any:
     """Load a sentence-transformers model once per process (stores share it; it is read-only)."""
     with _MODELS_LOCK:
         if name not in _MODELS:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as error:
-                raise MissingDependencyError(
-                    "the default embedder needs sentence-transformers: "
-                    "pip install 'agent-memory-plugins' (it is a core dependency) or pass embedder=..."
-                ) from error
-            _MODELS[name] = SentenceTransformer(_model_location(name), device="cpu")
+            with _quiet_loading():
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as error:
+                    raise MissingDependencyError(
+                        "the default embedder needs sentence-transformers: "
+                        "pip install 'agent-memory-plugins' (it is a core dependency) or pass embedder=..."
+                    ) from error
+                _MODELS[name] = SentenceTransformer(_model_location(name), device="cpu")
         return _MODELS[name]
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Load without progress bars on the user's stderr (CLI output, notebooks).
+
+    Also hides tqdm's "IProgress not found" warning, which Jupyter shows when ipywidgets is missing.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        try:
+            from transformers.utils import logging as hf_logging
+        except ImportError:
+            yield
+            return
+        enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            yield
+        finally:
+            if enabled:
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _model_location(model: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from ..errors import EmbeddingMismatchError, IndexingError, InvalidInputError, StoreClosedError
+from ..inspector import SearchResults, SessionView, core_html, session_view
 from ..records import KINDS, Hit, MemoryContext, MemoryRecord
 from ..settings import Settings
 from . import validation as check
@@ -224,6 +225,14 @@ class MemoryCore(LongTermMemory):
         state = "closed" if self._closed else f"{self.store.count()} records"
         return f"MemoryCore({where!r}, {state}, chroma={self.index.mode})"
 
+    def _repr_html_(self) -> str:
+        """The store in Jupyter: per-user and per-session counts, latest activity (see inspector)."""
+        return core_html(self)
+
+    def inspect(self, session_id: str, *, user_id: str = "default") -> SessionView:
+        """One session as a :class:`SessionView`: window, summary and what it covers, a timeline."""
+        return session_view(self, session_id, user_id=user_id)
+
     # -- writes -------------------------------------------------------------------------------
     def add_message(
         self,
@@ -361,14 +370,15 @@ class MemoryCore(LongTermMemory):
         where: Mapping[str, Any] | None = None,
         agent_id: str | None = None,
         follow_links: bool = False,
-    ) -> list[Hit]:
+    ) -> SearchResults:
         """Long-term recall: the ``k`` records of ``user_id`` that best match ``query``.
 
         Fuses dense (Chroma) and keyword (FTS5 BM25) rankings, then weighs recency and importance.
         A record superseded by a newer one ranks below it (``explain["superseded_by"]``).
         ``follow_links=True`` brings, after each hit, the records linked to it with at least the
         ``link_threshold`` strength (``explain["linked_from"]``; these come on top of ``k``).
-        ``Hit.explain`` holds each part of the score.
+        ``Hit.explain`` holds each part of the score. The result is a ``list`` of hits that also
+        renders in Jupyter (:class:`SearchResults`).
         """
         from .filters import check_where
 
@@ -417,7 +427,7 @@ class MemoryCore(LongTermMemory):
             )
         elif follow_links is not False:
             raise InvalidInputError(f"follow_links must be True or False, got {follow_links!r}")
-        return hits
+        return SearchResults(hits, query=text, user_id=filters.user_id)
 
     def context(
         self,
@@ -732,6 +742,7 @@ class MemoryCore(LongTermMemory):
     aexport = _in_thread(export)
     astats = _in_thread(stats)
     aforget = _in_thread(forget)
+    ainspect = _in_thread(inspect)
     areindex = _in_thread(reindex)
     aflush = _in_thread(flush)
     aclose = _in_thread(close)

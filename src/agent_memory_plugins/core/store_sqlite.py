@@ -109,6 +109,19 @@ class StoredRow:
 
 
 @dataclass(frozen=True)
+class Activity:
+    """How many records of one kind a (user, session) holds, how many are folded, and when."""
+
+    user_id: str
+    session_id: str | None
+    kind: str
+    count: int
+    summarized: int
+    first_ts: float
+    last_ts: float
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     """One pending change for the vector index."""
 
@@ -605,6 +618,15 @@ class SQLiteRecordStore:
         where, params = filters.sql()
         rows = self._read(f"SELECT r.id FROM records r WHERE {where} LIMIT ?", [*params, limit])
         return [str(row[0]) for row in rows]
+
+    def activity(self) -> list[Activity]:
+        """Counts and time span of every (user, session, kind), for the inspector (not scoped)."""
+        rows = self._read(
+            "SELECT user_id, session_id, kind, COUNT(*), SUM(summarized), MIN(ts), MAX(ts) "
+            "FROM records GROUP BY user_id, session_id, kind"
+        )
+        return [Activity(str(u), None if s is None else str(s), str(k), int(n), int(f), float(lo), float(hi))
+                for u, s, k, n, f, lo, hi in rows]
 
     def ids_of(self, user_id: str | None, session_id: str | None) -> list[str]:
         """Ids of every record of a user, or of one session of a user."""
