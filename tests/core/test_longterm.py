@@ -336,3 +336,26 @@ def test_a_failing_or_unreadable_consolidator_changes_nothing() -> None:
             assert memory.get(first.id).superseded_by is None and len(memory.records()) == 2
     with pytest.raises(ConfigurationError):
         MemoryCore(consolidator=42)
+
+
+def test_long_term_reads_and_cleanup_stay_within_one_user(memory: MemoryCore) -> None:
+    a_fact = memory.remember("I live in Denver", user_id="ana")
+    a_pref = memory.set_preference("language", "French", user_id="ana")
+    memory.add_skill("deploy", "make deploy", triggers=["ship it"], user_id="ana")
+    memory.link(a_fact.id, a_pref.id, user_id="ana")
+    old = datetime.now(timezone.utc) - timedelta(days=400)
+    memory.add_message("s", "user", "ana's old line", user_id="ana", timestamp=old, importance=0.1)
+    memory.add_message("s", "user", "bo's old line", user_id="bo", timestamp=old, importance=0.1)
+    memory.flush()
+    assert memory.preferences(user_id="bo") == {} and memory.get_preference("language", user_id="bo") is None
+    assert memory.find_skills("ship it", user_id="bo") == []
+    assert memory.records(user_id="bo", kinds=["fact", "preference", "skill"]) == []
+    for call in (memory.related, memory.history):
+        with pytest.raises(NotFoundError):
+            call(a_fact.id, user_id="bo")
+    with pytest.raises(NotFoundError):
+        memory.record_skill_outcome(memory.find_skills("ship it", user_id="ana")[0].record.id, success=True,
+                                    user_id="bo")
+    assert memory.remember("I live in Denver", user_id="bo").id != a_fact.id
+    report = memory.cleanup(user_id="bo", older_than="30d", dry_run=False)
+    assert report.count == 1 and [r.text for r in memory.records(user_id="ana", kinds="message")] == ["ana's old line"]
