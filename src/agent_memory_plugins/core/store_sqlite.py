@@ -132,7 +132,8 @@ class SQLiteRecordStore:
         self._db.execute("PRAGMA busy_timeout = 60000")
         if path is not None:
             self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
+        self._full = durability == "full"
+        self._db.execute(f"PRAGMA synchronous = {'FULL' if self._full else 'NORMAL'}")
         self._db.execute("PRAGMA secure_delete = ON")
         self._db.execute("PRAGMA foreign_keys = ON")
         with self.transaction() as db:
@@ -142,17 +143,29 @@ class SQLiteRecordStore:
 
     # -- plumbing ---------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error.
+
+        ``durable=False`` (bookkeeping of derived data: outbox acks, summaries) skips the fsync of
+        ``durability="full"``: the next durable commit syncs the WAL up to and including it, and if
+        power is lost first the work is simply redone from the outbox.
+        """
         with self._lock:
             self._check_open()
-            self._db.execute("BEGIN IMMEDIATE")
+            relaxed = not durable and self._full
+            if relaxed:
+                self._db.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if relaxed:
+                    self._db.execute("PRAGMA synchronous = FULL")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -216,7 +229,7 @@ class SQLiteRecordStore:
 
         Returns the ids removed (the old summary), already queued for deletion from vectors.
         """
-        with self.transaction() as db:
+        with self.transaction(durable=False) as db:
             removed = self._delete(db, [old_id]) if old_id else []
             self._insert(db, [summary])
             self._set_summarized(db, covered, True)
@@ -248,7 +261,7 @@ class SQLiteRecordStore:
 
     def mark_summarized(self, ids: Sequence[str]) -> None:
         """Mark messages as folded (their summary kept nothing of them)."""
-        with self.transaction() as db:
+        with self.transaction(durable=False) as db:
             self._set_summarized(db, ids, True)
 
     def _set_summarized(self, db: sqlite3.Connection, ids: Sequence[str], value: bool) -> None:
@@ -419,7 +432,7 @@ class SQLiteRecordStore:
 
     def ack(self, seqs: Sequence[int]) -> None:
         """Drop outbox entries that were applied."""
-        with self.transaction() as db:
+        with self.transaction(durable=False) as db:
             for chunk in _chunks(list(seqs), 500):
                 db.execute(f"DELETE FROM outbox WHERE seq IN ({', '.join('?' for _ in chunk)})", chunk)
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+
 from ..errors import ConfigurationError, MissingDependencyError, StoreInUseError
 from ..records import MemoryRecord
 from .filters import chroma_metadata
@@ -72,13 +74,13 @@ class ChromaIndex:
             collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
-    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Sequence[float]]) -> None:
+    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
         """Store the vectors of ``records`` with their scope and scalar metadata."""
         if not records:
             return
         self.collection.upsert(
             ids=[r.id for r in records],
-            embeddings=[list(v) for v in vectors],
+            embeddings=np.asarray(vectors, dtype=np.float32),
             metadatas=[_metadata(r) for r in records],
         )
 
@@ -87,10 +89,11 @@ class ChromaIndex:
         for start in range(0, len(ids), 1000):
             self.collection.delete(ids=list(ids[start:start + 1000]))
 
-    def query(self, vector: Sequence[float], where: dict[str, Any], limit: int) -> list[tuple[str, float]]:
+    def query(self, vector: Sequence[float] | Any, where: dict[str, Any], limit: int) -> list[tuple[str, float]]:
         """Nearest records within ``where``: ``(id, cosine similarity)`` best first."""
         result = self.collection.query(
-            query_embeddings=[list(vector)], n_results=limit, where=where, include=["distances"]
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=limit, where=where,
+            include=["distances"],
         )
         ids = result["ids"][0] if result["ids"] else []
         distances = (result.get("distances") or [[]])[0]
