@@ -353,7 +353,7 @@ class MemoryCore:
         )
         limit = max(k, self.settings.candidates)
         dense: list[tuple[str, float]] = []
-        if self.settings.dense_weight > 0 and self.index.count() > 0:
+        if self.settings.dense_weight > 0 and not self.index.is_empty():
             vector = self.embedder.embed_query(text)
             dense = self.index.query(vector, _chroma_where(filters, to_chroma), limit)
         match = match_expression(text)

@@ -46,6 +46,7 @@ class ChromaIndex:
         from chromadb.config import Settings as ChromaSettings
 
         self._lock_handle: Any = None
+        self._holds_vectors = False
         self.ephemeral = False
         settings = ChromaSettings(anonymized_telemetry=False)
         if client is not None:
@@ -78,6 +79,7 @@ class ChromaIndex:
         """Store the vectors of ``records`` with their scope and scalar metadata."""
         if not records:
             return
+        self._holds_vectors = True
         self.collection.upsert(
             ids=[r.id for r in records],
             embeddings=np.asarray(vectors, dtype=np.float32),
@@ -86,6 +88,7 @@ class ChromaIndex:
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by record id (missing ids are fine)."""
+        self._holds_vectors = False  # unknown until counted again
         for start in range(0, len(ids), 1000):
             self.collection.delete(ids=list(ids[start:start + 1000]))
 
@@ -103,9 +106,16 @@ class ChromaIndex:
         """Vectors stored."""
         return int(self.collection.count())
 
+    def is_empty(self) -> bool:
+        """Whether there is nothing to query; cheap once a vector is known to be there."""
+        if not self._holds_vectors:
+            self._holds_vectors = self.count() > 0
+        return not self._holds_vectors
+
     def reset(self) -> None:
         """Drop and recreate the collection (for reindexing)."""
         self.client.delete_collection(self.name)
+        self._holds_vectors = False
         self.collection = self.client.get_or_create_collection(
             self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
