@@ -53,7 +53,7 @@ MODES: dict[str, dict[str, Any]] = {
     "quick": {"sizes": [2000], "bulk": 192, "pool": 200, "queries": 25, "writes": 150, "turns": 10, "peers": True},
     "full": {"sizes": [10_000, 100_000], "bulk": 1536, "pool": 2000, "queries": 100, "writes": 500, "turns": 30,
              "peers": True},
-    "scale": {"sizes": [10_000], "bulk": 512, "pool": 4000, "queries": 100, "writes": 500, "turns": 0,
+    "scale": {"sizes": [10_000], "bulk": 512, "pool": 2000, "queries": 100, "writes": 500, "turns": 0,
               "peers": False},
 }
 FILL_CHUNK = 20_000

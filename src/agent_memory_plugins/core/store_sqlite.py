@@ -3,10 +3,17 @@
 Holds the records, an FTS5 keyword index kept in the same transaction as each write, the outbox
 that feeds the vector index, and a little metadata (which embedding model built the store).
 Everything else (Chroma) can be rebuilt from here.
+
+The keyword index has a second column, ``scope``, holding one token per user (a hash of the user
+id), so a search matches the user's scope token AND the query words: FTS5 then skips the other users'
+postings instead of scoring every match in the store, which keeps keyword recall flat as the store
+grows to millions of records of many users. The column has weight 0 in BM25, so scores are
+unchanged; the user filter in SQL stays the authority on scope.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -43,7 +50,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_session ON records (user_id, session_id, kind, ts, seq);
 CREATE INDEX IF NOT EXISTS records_by_kind ON records (user_id, kind, ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
-    text, content='', tokenize='porter unicode61 remove_diacritics 2'
+    text, scope, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -136,7 +143,9 @@ class SQLiteRecordStore:
         self._db.execute(f"PRAGMA synchronous = {'FULL' if self._full else 'NORMAL'}")
         self._db.execute("PRAGMA secure_delete = ON")
         self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.create_function("amp_scope", 1, scope_token, deterministic=True)
         with self.transaction() as db:
+            _upgrade_keyword_index(db)
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -219,7 +228,10 @@ class SQLiteRecordStore:
                     json.dumps(list(record.covers)), tokens,
                 ),
             )
-            db.execute("INSERT INTO records_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, record.text))
+            db.execute(
+                "INSERT INTO records_fts (rowid, text, scope) VALUES (?, ?, ?)",
+                (cursor.lastrowid, record.text, scope_token(record.user_id)),
+            )
             db.execute("INSERT INTO outbox (record_id, op) VALUES (?, 'upsert')", (record.id,))
 
     def replace_summary(
@@ -247,11 +259,11 @@ class SQLiteRecordStore:
         removed: list[str] = []
         for chunk in _chunks(list(ids), 500):
             marks = ", ".join("?" for _ in chunk)
-            found = db.execute(f"SELECT seq, id, text FROM records WHERE id IN ({marks})", chunk).fetchall()
-            for seq, record_id, text in found:
+            found = db.execute(f"SELECT seq, id, text, user_id FROM records WHERE id IN ({marks})", chunk).fetchall()
+            for seq, record_id, text, user_id in found:
                 db.execute(
-                    "INSERT INTO records_fts (records_fts, rowid, text) VALUES ('delete', ?, ?)",
-                    (seq, text),
+                    "INSERT INTO records_fts (records_fts, rowid, text, scope) VALUES ('delete', ?, ?, ?)",
+                    (seq, text, scope_token(user_id)),
                 )
                 removed.append(record_id)
             db.execute(f"DELETE FROM records WHERE id IN ({marks})", chunk)
@@ -356,11 +368,12 @@ class SQLiteRecordStore:
         """Ids ranked by BM25 for an FTS5 ``match`` expression, best first, within ``filters``."""
         where, params = filters.sql()
         sql = (
-            "SELECT r.id, bm25(records_fts) AS rank FROM records_fts "
+            "SELECT r.id, bm25(records_fts, 1.0, 0.0) AS rank FROM records_fts "
             "JOIN records r ON r.seq = records_fts.rowid "
             f"WHERE records_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
         )
-        rows = self._read(sql, [match, *params, limit])
+        scoped = f'scope : "{scope_token(filters.user_id)}" AND text : ({match})'
+        rows = self._read(sql, [scoped, *params, limit])
         return [(str(record_id), -float(rank)) for record_id, rank in rows]
 
     def sessions(self, user_id: str | None) -> list[str]:
@@ -442,6 +455,21 @@ class SQLiteRecordStore:
             db.execute("DELETE FROM outbox WHERE op = 'upsert'")
             cursor = db.execute("INSERT INTO outbox (record_id, op) SELECT id, 'upsert' FROM records ORDER BY seq")
             return int(cursor.rowcount)
+
+
+def scope_token(user_id: str) -> str:
+    """The keyword index's token for a user: one alphanumeric word whatever the id holds."""
+    return "u" + hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def _upgrade_keyword_index(db: sqlite3.Connection) -> None:
+    """Rebuild a keyword index made before the ``scope`` column (in the open transaction)."""
+    found = db.execute("SELECT sql FROM sqlite_master WHERE name = 'records_fts'").fetchone()
+    if found is None or "scope" in str(found[0]):
+        return
+    db.execute("DROP TABLE records_fts")
+    db.execute(SCHEMA[SCHEMA.index("CREATE VIRTUAL TABLE"):].split(";")[0])
+    db.execute("INSERT INTO records_fts (rowid, text, scope) SELECT seq, text, amp_scope(user_id) FROM records")
 
 
 def _row(row: tuple[Any, ...]) -> StoredRow:
