@@ -398,7 +398,7 @@ class MemoryCore(LongTermMemory):
         allowed = self.store.ids_matching(filters, MAX_ID_FILTER + 1) if filters.where else None
         if allowed is not None and len(allowed) > MAX_ID_FILTER:
             allowed, limit = None, limit * 4  # too many to list: filter the nearest ones afterwards
-        if self.settings.dense_weight > 0 and self.index.count() > 0 and allowed != []:
+        if self.settings.dense_weight > 0 and not self.index.is_empty() and allowed != []:
             vector = self.embedder.embed_query(text)
             dense = self.index.query(vector, _chroma_where(filters, self.index.scope), limit, allowed)
         match = match_expression(text)

@@ -3,10 +3,17 @@
 Holds the records, an FTS5 keyword index kept in the same transaction as each write, the outbox
 that feeds the vector index, and a little metadata (which embedding model built the store).
 Everything else (Chroma) can be rebuilt from here.
+
+The keyword index has a second column, ``scope``, holding one token per user (a hash of the user
+id), so a search matches the user's scope token AND the query words: FTS5 then skips the other users'
+postings instead of scoring every match in the store, which keeps keyword recall flat as the store
+grows to millions of records of many users. The column has weight 0 in BM25, so scores are
+unchanged; the user filter in SQL stays the authority on scope.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -46,7 +53,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_session ON records (user_id, session_id, kind, ts, seq);
 CREATE INDEX IF NOT EXISTS records_by_kind ON records (user_id, kind, ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
-    text, content='', tokenize='porter unicode61 remove_diacritics 2'
+    text, scope, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS links (
     user_id TEXT NOT NULL,
@@ -189,10 +196,13 @@ class SQLiteRecordStore:
         self._db.execute("PRAGMA busy_timeout = 60000")
         if path is not None:
             self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
+        self._full = durability == "full"
+        self._db.execute(f"PRAGMA synchronous = {'FULL' if self._full else 'NORMAL'}")
         self._db.execute("PRAGMA secure_delete = ON")
         self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.create_function("amp_scope", 1, scope_token, deterministic=True)
         with self.transaction() as db:
+            _upgrade_keyword_index(db)
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -204,17 +214,29 @@ class SQLiteRecordStore:
 
     # -- plumbing ---------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error.
+
+        ``durable=False`` (bookkeeping of derived data: outbox acks, summaries) skips the fsync of
+        ``durability="full"``: the next durable commit syncs the WAL up to and including it, and if
+        power is lost first the work is simply redone from the outbox.
+        """
         with self._lock:
             self._check_open()
-            self._db.execute("BEGIN IMMEDIATE")
+            relaxed = not durable and self._full
+            if relaxed:
+                self._db.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if relaxed:
+                    self._db.execute("PRAGMA synchronous = FULL")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -271,7 +293,10 @@ class SQLiteRecordStore:
                     record.times_seen, record.superseded_by, record.key,
                 ),
             )
-            db.execute("INSERT INTO records_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, record.text))
+            db.execute(
+                "INSERT INTO records_fts (rowid, text, scope) VALUES (?, ?, ?)",
+                (cursor.lastrowid, record.text, scope_token(record.user_id)),
+            )
             db.execute("INSERT INTO outbox (record_id, op) VALUES (?, 'upsert')", (record.id,))
 
     def replace_summary(
@@ -285,7 +310,7 @@ class SQLiteRecordStore:
         session when several processes share a store.
         """
         record = summary[0]
-        with self.transaction() as db:
+        with self.transaction(durable=False) as db:
             current = db.execute(
                 "SELECT id FROM records WHERE user_id = ? AND session_id = ? AND kind = 'summary' "
                 "ORDER BY seq DESC LIMIT 1", (record.user_id, record.session_id),
@@ -320,11 +345,11 @@ class SQLiteRecordStore:
         removed: list[str] = []
         for chunk in _chunks(list(ids), 500):
             marks = ", ".join("?" for _ in chunk)
-            found = db.execute(f"SELECT seq, id, text FROM records WHERE id IN ({marks})", chunk).fetchall()
-            for seq, record_id, text in found:
+            found = db.execute(f"SELECT seq, id, text, user_id FROM records WHERE id IN ({marks})", chunk).fetchall()
+            for seq, record_id, text, user_id in found:
                 db.execute(
-                    "INSERT INTO records_fts (records_fts, rowid, text) VALUES ('delete', ?, ?)",
-                    (seq, text),
+                    "INSERT INTO records_fts (records_fts, rowid, text, scope) VALUES ('delete', ?, ?, ?)",
+                    (seq, text, scope_token(user_id)),
                 )
                 removed.append(record_id)
             db.execute(f"DELETE FROM records WHERE id IN ({marks})", chunk)
@@ -457,7 +482,7 @@ class SQLiteRecordStore:
 
     def mark_summarized(self, ids: Sequence[str]) -> None:
         """Mark messages as folded (their summary kept nothing of them)."""
-        with self.transaction() as db:
+        with self.transaction(durable=False) as db:
             self._set_summarized(db, ids, True)
 
     def _set_summarized(self, db: sqlite3.Connection, ids: Sequence[str], value: bool) -> None:
@@ -571,11 +596,12 @@ class SQLiteRecordStore:
         """Ids ranked by BM25 for an FTS5 ``match`` expression, best first, within ``filters``."""
         where, params = filters.sql()
         sql = (
-            "SELECT r.id, bm25(records_fts) AS rank FROM records_fts "
+            "SELECT r.id, bm25(records_fts, 1.0, 0.0) AS rank FROM records_fts "
             "JOIN records r ON r.seq = records_fts.rowid "
             f"WHERE records_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
         )
-        rows = self._read(sql, [match, *params, limit])
+        scoped = f'scope : "{scope_token(filters.user_id)}" AND text : ({match})'
+        rows = self._read(sql, [scoped, *params, limit])
         return [(str(record_id), -float(rank)) for record_id, rank in rows]
 
     def sessions(self, user_id: str | None) -> list[str]:
@@ -662,7 +688,7 @@ class SQLiteRecordStore:
 
     def ack(self, seqs: Sequence[int]) -> None:
         """Drop outbox entries that were applied."""
-        with self.transaction() as db:
+        with self.transaction(durable=False) as db:
             for chunk in _chunks(list(seqs), 500):
                 db.execute(f"DELETE FROM outbox WHERE seq IN ({', '.join('?' for _ in chunk)})", chunk)
 
@@ -692,6 +718,21 @@ class SQLiteRecordStore:
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, secrets.token_hex(32)))
             return str(db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+
+def scope_token(user_id: str) -> str:
+    """The keyword index's token for a user: one alphanumeric word whatever the id holds."""
+    return "u" + hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def _upgrade_keyword_index(db: sqlite3.Connection) -> None:
+    """Rebuild a keyword index made before the ``scope`` column (in the open transaction)."""
+    found = db.execute("SELECT sql FROM sqlite_master WHERE name = 'records_fts'").fetchone()
+    if found is None or "scope" in str(found[0]):
+        return
+    db.execute("DROP TABLE records_fts")
+    db.execute(SCHEMA[SCHEMA.index("CREATE VIRTUAL TABLE"):].split(";")[0])
+    db.execute("INSERT INTO records_fts (rowid, text, scope) SELECT seq, text, amp_scope(user_id) FROM records")
 
 
 def _row(row: tuple[Any, ...]) -> StoredRow:

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import numpy as np
+
 from ..errors import ConfigurationError, MissingDependencyError, StoreInUseError
 from ..records import MemoryRecord
 
@@ -58,6 +60,7 @@ class ChromaIndex:
         self._lock_handle: Any = None
         self.key = b""
         """Secret for :meth:`scope` digests; the core sets it from the record store."""
+        self._holds_vectors = False
         self.ephemeral = False
         settings = ChromaSettings(anonymized_telemetry=False)
         if client is not None:
@@ -104,13 +107,14 @@ class ChromaIndex:
         """The keyed digest under which a user, session or agent id is stored in Chroma."""
         return hmac.new(self.key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
-    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Sequence[float]]) -> None:
+    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
         """Store the vectors of ``records`` with their (digested) scope, kind, role and time."""
         if not records:
             return
+        self._holds_vectors = True
         self._use(lambda collection: collection.upsert(
             ids=[r.id for r in records],
-            embeddings=[list(v) for v in vectors],
+            embeddings=np.asarray(vectors, dtype=np.float32),
             metadatas=[self._metadata(r) for r in records],
         ))
 
@@ -127,15 +131,16 @@ class ChromaIndex:
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by record id (missing ids are fine)."""
+        self._holds_vectors = False  # unknown until counted again
         for start in range(0, len(ids), 1000):
             self._use(functools.partial(_delete, ids=list(ids[start:start + 1000])))
 
     def query(
-        self, vector: Sequence[float], where: dict[str, Any], limit: int, ids: Sequence[str] | None = None
+        self, vector: Sequence[float] | Any, where: dict[str, Any], limit: int, ids: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
         """Nearest records within ``where`` (and ``ids`` when given): ``(id, similarity)`` best first."""
         result = self._use(lambda collection: collection.query(
-            query_embeddings=[list(vector)], n_results=limit, where=where, include=["distances"],
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=limit, where=where, include=["distances"],
             ids=list(ids) if ids is not None else None,
         ))
         ids = result["ids"][0] if result["ids"] else []
@@ -146,11 +151,18 @@ class ChromaIndex:
         """Vectors stored."""
         return int(self._use(lambda collection: collection.count()))
 
+    def is_empty(self) -> bool:
+        """Whether there is nothing to query; cheap once a vector is known to be there."""
+        if not self._holds_vectors:
+            self._holds_vectors = self.count() > 0
+        return not self._holds_vectors
+
     def reset(self) -> None:
         """Drop and recreate the collection (for reindexing)."""
         with self._lock:
             with contextlib.suppress(_chromadb().errors.NotFoundError):  # another process was first
                 self.client.delete_collection(self.name)
+            self._holds_vectors = False
             self.collection = self._open_collection()
 
     def close(self) -> None:
