@@ -18,11 +18,12 @@ facts people state about themselves (where they live, work, their name, age, par
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 from ..records import MemoryRecord
 
@@ -123,11 +124,11 @@ class Decision:
     similarity: float | None = None
 
 
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity of two vectors (0.0 when either is all zeros)."""
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+def cosine(a: Sequence[float] | Any, b: Sequence[float] | Any) -> float:
+    """Cosine similarity of two vectors (lists or NumPy arrays; 0.0 when either is all zeros)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y) / norm if norm else 0.0
 
 
 def decide(

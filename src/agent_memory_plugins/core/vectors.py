@@ -140,8 +140,8 @@ class ChromaIndex:
     ) -> list[tuple[str, float]]:
         """Nearest records within ``where`` (and ``ids`` when given): ``(id, similarity)`` best first."""
         result = self._use(lambda collection: collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=limit, where=where, include=["distances"],
-            ids=list(ids) if ids is not None else None,
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=limit, where=where,
+            include=["distances"], ids=list(ids) if ids is not None else None,
         ))
         ids = result["ids"][0] if result["ids"] else []
         distances = (result.get("distances") or [[]])[0]
