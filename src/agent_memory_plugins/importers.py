@@ -56,17 +56,29 @@ def read_messages(path: str, default_user: str = "default") -> Iterator[tuple[st
     ``timestamp``, ``metadata``. LoCoMo: a list of conversations; each becomes the user
     ``sample_id`` unless a user was named.
     """
+    try:
+        yield from _read(path, default_user)
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path} is not UTF-8 text") from None
+
+
+def _read(path: str, default_user: str) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
     with open(path, encoding="utf-8") as handle:
         first = handle.read(1)
         while first.isspace():
             first = handle.read(1)
         handle.seek(0)
         if first == "[":
-            data = json.load(handle)
-            for conversation in data:
-                user = conversation.get("sample_id", default_user) if default_user == "default" else default_user
-                for session, messages in locomo_sessions(conversation):
-                    yield str(user), session, messages
+            try:
+                data = json.load(handle)
+                batches: list[tuple[str, str, list[dict[str, Any]]]] = []
+                for conversation in data:
+                    user = conversation.get("sample_id", default_user) if default_user == "default" else default_user
+                    sessions = locomo_sessions(conversation)
+                    batches.extend((str(user), session, messages) for session, messages in sessions)
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
+                raise InvalidInputError(f"{path} is not a LoCoMo-style JSON file ({error!r})") from None
+            yield from batches
             return
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -83,12 +95,15 @@ def read_messages(path: str, default_user: str = "default") -> Iterator[tuple[st
 
 def import_file(memory: Any, path: str, default_user: str = "default", progress: bool = False) -> int:
     """Import a file into ``memory``; returns how many messages were stored."""
-    batches = list(read_messages(path, default_user))
+    batches = list(read_messages(path, default_user))  # a malformed file stops before any write
     total = sum(len(messages) for _, _, messages in batches)
     bar = _progress(total) if progress else None
     count = 0
     for user, session, messages in batches:
-        memory.add_messages(session, messages, user_id=user)
+        try:
+            memory.add_messages(session, messages, user_id=user)
+        except InvalidInputError as error:  # the same error, saying how far the import got
+            raise type(error)(f"import stopped after {count} messages were imported: {error}") from None
         count += len(messages)
         if bar is not None:
             bar.update(len(messages))

@@ -31,9 +31,9 @@ WRITER = r"""
 import asyncio, json, sys, threading, time
 import support
 from agent_memory_plugins import MemoryCore
-folder, round_ = sys.argv[1], sys.argv[2]
+folder, round_, durability = sys.argv[1], sys.argv[2], sys.argv[3]
 memory = MemoryCore(folder, embedder=support.HashEmbedder(), window_messages=4, fold_batch=2,
-                    index_interval=0.0)
+                    index_interval=0.0, durability=durability)
 lock = threading.Lock()
 def say(**line):  # printed only after the call returned: the parent counts it as acknowledged
     with lock:
@@ -162,7 +162,8 @@ def test_sigkill_loop_never_loses_acknowledged_writes(tmp_path: Path) -> None:
     """Writers in threads, asyncio tasks and batches, plus forget and reindex, killed KILLS times.
 
     Every third round is killed while a reindex runs, every third just after a forget started,
-    the others after a random number of acknowledged writes; the store is checked after each kill.
+    the others after a random number of acknowledged writes; rounds alternate the durability modes.
+    The store is checked after each kill.
     """
     folder = tmp_path / "store"
     ledger = Ledger()
@@ -170,7 +171,8 @@ def test_sigkill_loop_never_loses_acknowledged_writes(tmp_path: Path) -> None:
     killed_in = Counter[str]()
     for round_ in range(KILLS):
         ledger.round_ids = []
-        process = python(WRITER, str(folder), str(round_))
+        # both durability modes promise to survive a killed process (only "full" survives power loss)
+        process = python(WRITER, str(folder), str(round_), ("full", "normal")[round_ % 2])
         assert process.stdout is not None
         aim = ("writes", "reindexing", "doomed")[round_ % 3]
         wanted = rng.randint(10, 300)

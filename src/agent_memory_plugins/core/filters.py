@@ -16,10 +16,16 @@ OPERATORS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lt
 LIST_OPERATORS = {"$in": "IN", "$nin": "NOT IN"}
 
 
-def check_where(where: object) -> dict[str, Any] | None:
+MAX_DEPTH = 32
+"""Deepest nesting of ``$and`` / ``$or`` a filter may have."""
+
+
+def check_where(where: object, depth: int = 0) -> dict[str, Any] | None:
     """Validate a filter; raise :class:`InvalidFilterError` saying what is wrong."""
     if where is None:
         return None
+    if depth > MAX_DEPTH:
+        raise InvalidFilterError(f"where nests $and/$or more than {MAX_DEPTH} levels deep")
     if not isinstance(where, dict) or not where:
         raise InvalidFilterError(f"where must be a non-empty dict, got {where!r}")
     for key, value in where.items():
@@ -27,8 +33,10 @@ def check_where(where: object) -> dict[str, Any] | None:
             if not isinstance(value, list) or not value:
                 raise InvalidFilterError(f"{key} takes a non-empty list of filters")
             for part in value:
-                check_where(part)
-        elif not isinstance(key, str) or not key or key.startswith("$"):
+                if part is None:
+                    raise InvalidFilterError(f"{key} holds an empty filter")
+                check_where(part, depth + 1)
+        elif not isinstance(key, str) or not key or key.startswith("$") or not _encodable(key):
             raise InvalidFilterError(f"unknown operator or key {key!r} in where")
         else:
             _check_condition(key, value)
@@ -56,8 +64,20 @@ def _check_condition(key: str, condition: object) -> None:
         _check_scalar(key, condition)
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
 def _check_scalar(key: str, value: object) -> None:
-    if not isinstance(value, (str, int, float, bool)):
+    if (
+        not isinstance(value, (str, int, float, bool))
+        or (isinstance(value, str) and not _encodable(value))
+        or (isinstance(value, int) and not -(2**63) <= value < 2**63)  # SQLite's integers
+    ):
         raise InvalidFilterError(
             f"where[{key!r}] compares with {value!r}; only str, int, float and bool can be compared"
         )

@@ -271,6 +271,8 @@ class MemoryCore(LongTermMemory):
         session = check.check_id(session_id, "session_id")
         user = check.check_id(user_id, "user_id")
         agent = check.check_optional_id(agent_id, "agent_id")
+        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+            raise InvalidInputError(f"messages must be a list of dicts, got {type(messages).__name__}")
         now = time.time()
         records = []
         for position, message in enumerate(messages):
@@ -356,7 +358,8 @@ class MemoryCore(LongTermMemory):
     def messages(self, session_id: str, *, user_id: str = "default", limit: int | None = None) -> list[MemoryRecord]:
         """Every stored message of a session, oldest first (``limit``: only the newest ones)."""
         return [row.record for row in self.store.session_tail(
-            check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"), limit
+            check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"),
+            None if limit is None else check.check_count(limit, "limit", 0),
         )]
 
     def search(
@@ -384,8 +387,7 @@ class MemoryCore(LongTermMemory):
 
         self._check_open()
         text = check.check_content(query, self.settings.max_content_chars, "query")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        check.check_count(k, "k", 1)
         filters = Filters(
             user_id=check.check_id(user_id, "user_id"),
             session_id=check.check_optional_id(session_id, "session_id"),
@@ -447,6 +449,7 @@ class MemoryCore(LongTermMemory):
         bad_budget = isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
         if max_tokens is not None and bad_budget:
             raise InvalidInputError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
+        check.check_count(k, "k", 0)
         window = self._window_rows(session, user)
         summary_row = self.store.summary(user, session)
         if query is None:

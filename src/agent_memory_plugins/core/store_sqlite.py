@@ -497,23 +497,27 @@ class SQLiteRecordStore:
         ``secure_delete`` zeroes deleted rows and freed pages, but B-tree rebalancing can leave
         fragments of deleted rows in the unused space of live pages; ``vacuum=True`` rewrites every
         page so none remain (the core does it when forgetting a user or a session). When another
-        process holds the database, the rebuild is retried by the next open instead of waiting.
+        process keeps the database busy, the rest is left to the next open instead of waiting.
         """
         with self.transaction() as db:
             db.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
         with self._lock:
             self._check_open()
-            if vacuum and self.path is not None:
-                try:
+            if self.path is not None:
+                try:  # wait briefly: another process's long transaction must not stall a forget
                     self._db.execute("PRAGMA busy_timeout = 2000")
-                    self._db.execute("VACUUM")
+                    if vacuum:
+                        self._db.execute("VACUUM")
+                    busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
                 except sqlite3.OperationalError as error:  # busy: another process is using it
-                    log.warning("agent-memory: VACUUM after forget postponed to the next open: %s", error)
-                    return
+                    busy, reason = 1, str(error)
+                else:
+                    reason = "another process is reading"
                 finally:
                     self._db.execute("PRAGMA busy_timeout = 60000")
-            if self.path is not None:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if busy:  # keep the purge mark: the next open finishes the job
+                    log.warning("agent-memory: compacting after forget postponed to the next open: %s", reason)
+                    return
         with self.transaction() as db:
             db.execute("DELETE FROM meta WHERE key = ?", (PURGE_PENDING,))
 

@@ -22,6 +22,8 @@ from ..errors import (
 from ..records import KINDS, ROLES
 
 MAX_ID_CHARS = 256
+MAX_COUNT = 1_000_000
+"""Largest ``k`` or ``limit`` accepted (SQLite and Chroma take nothing near 2**63)."""
 _MEMORY_ID = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 ROLE_ALIASES = {"human": "user", "ai": "assistant", "function": "tool"}
@@ -98,6 +100,13 @@ def check_optional_id(value: object, what: str) -> str | None:
     return None if value is None else check_id(value, what)
 
 
+def check_count(value: object, what: str, minimum: int, maximum: int = MAX_COUNT) -> int:
+    """Return an integer in ``[minimum, maximum]`` (``k``, ``limit``; bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InvalidInputError(f"{what} must be an integer from {minimum} to {maximum}, got {value!r}")
+    return value
+
+
 def check_memory_id(value: object) -> str:
     """Return a record id (32 lowercase hex characters, as the store issues them)."""
     if isinstance(value, str) and _MEMORY_ID.match(value):
@@ -121,6 +130,8 @@ def check_metadata(metadata: object, max_bytes: int) -> dict[str, Any]:
             f"metadata is not JSON-serialisable ({error}); use str, numbers, bools, None, "
             "lists and dicts"
         ) from None
+    except RecursionError:
+        raise InvalidMetadataError("metadata is nested too deeply to store") from None
     if len(encoded.encode("utf-8", "surrogatepass")) > max_bytes:
         raise InvalidMetadataError(
             f"metadata is {len(encoded)} bytes as JSON, over max_metadata_bytes={max_bytes}"
@@ -145,10 +156,8 @@ def check_importance(value: object) -> float | None:
     """Return an importance in [0, 1] (``None`` lets the store estimate it)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise InvalidInputError(f"importance must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise InvalidInputError(f"importance must be within [0, 1], got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise InvalidInputError(f"importance must be a number in [0, 1], got {value!r}")  # also NaN
     return float(value)
 
 
@@ -193,6 +202,8 @@ def to_epoch(value: object, now: float) -> float:
     if isinstance(value, bool):
         raise InvalidTimestampError(f"timestamp must be a datetime, number or ISO text, got {value!r}")
     if isinstance(value, (int, float)):
+        if not -62135596800.0 <= value <= 253402300799.0:  # before float(): huge ints overflow it
+            raise InvalidTimestampError(f"timestamp {value!r} is outside years 1 to 9999")
         seconds = float(value)
     elif isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
