@@ -255,6 +255,7 @@ class LongTermMemory:
         skills close in meaning."""
         user = check.check_id(user_id, "user_id")
         text = check.check_content(query, self.settings.max_content_chars, "query")
+        k = check.check_count(k, "k", 1)
         lowered = f" {_words(text)} "
         triggered: list[Hit] = []
         for row in self.store.select(Filters(user, kinds=("skill",))):

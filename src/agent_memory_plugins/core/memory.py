@@ -565,14 +565,13 @@ class MemoryCore(LongTermMemory):
         """A user's records, filtered by kind, session and metadata ``where``, in time order."""
         from .filters import check_where
 
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise InvalidInputError(f"limit must be a positive integer or None, got {limit!r}")
+        count = None if limit is None else check.check_count(limit, "limit", 1)
         filters = Filters(
             user_id=check.check_id(user_id, "user_id"), session_id=check.check_optional_id(session_id, "session_id"),
             kinds=check.check_kinds(kinds), where=check_where(dict(where) if isinstance(where, Mapping) else where),
         )
         order = "ts DESC, seq DESC" if newest_first else "ts, seq"
-        return [row.record for row in self.store.select(filters, order=order, limit=limit)]
+        return [row.record for row in self.store.select(filters, order=order, limit=count)]
 
     def reindex(self) -> int:
         """Rebuild the vector index from SQLite with the current embedder; returns records queued.

@@ -26,6 +26,7 @@ MAX_COUNT = 1_000_000
 """Largest ``k`` or ``limit`` accepted (SQLite and Chroma take nothing near 2**63)."""
 _MEMORY_ID = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ROLE_ALIASES = {"human": "user", "ai": "assistant", "function": "tool"}
 
 
@@ -161,6 +162,10 @@ def check_importance(value: object) -> float | None:
     return float(value)
 
 
+MAX_DURATION = 1000 * 365.25 * 86400.0
+"""Longest time-to-live or age accepted (1000 years): beyond it a date would leave the calendar."""
+
+
 def check_duration(value: object, what: str) -> float | None:
     """Seconds for a positive number of seconds, a ``timedelta`` or text like ``"7d"`` (``None`` passes)."""
     from datetime import timedelta
@@ -173,12 +178,13 @@ def check_duration(value: object, what: str) -> float | None:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        seconds = float(value) if abs(value) < 1e300 else None
     elif isinstance(value, str):
         seconds = parse_duration(value)
-    if seconds is None or math.isnan(seconds) or math.isinf(seconds) or seconds <= 0:
+    if seconds is None or math.isnan(seconds) or not 0 < seconds <= MAX_DURATION:
         raise InvalidInputError(
-            f"{what} must be a positive number of seconds, a timedelta or text like '7d' or '12h', got {value!r}"
+            f"{what} must be a positive number of seconds (at most 1000 years), a timedelta or text like "
+            f"'7d' or '12h', got {value!r}"
         )
     return seconds
 
@@ -187,8 +193,10 @@ def check_text_field(value: object, what: str, max_chars: int = 256) -> str:
     """A short non-blank label (a key, a relation, a skill name)."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} must be non-empty text, got {value!r}")
-    if len(value) > max_chars or _CONTROL.search(value):
-        raise InvalidInputError(f"{what} must be at most {max_chars} characters without control characters")
+    if len(value) > max_chars or _CONTROL.search(value) or _SURROGATE.search(value):
+        raise InvalidInputError(
+            f"{what} must be at most {max_chars} characters without control characters or lone surrogates"
+        )
     return value.strip()
 
 
