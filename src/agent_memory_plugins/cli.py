@@ -160,6 +160,24 @@ def cmd_forget(args: argparse.Namespace) -> None:
     _out(json.dumps({"removed": removed}) if args.json else f"removed {removed} records")
 
 
+def cmd_cleanup(args: argparse.Namespace) -> None:
+    """Report (or with --apply remove) expired records and old or unimportant ones."""
+    with _open(args) as memory:
+        report = memory.cleanup(
+            user_id=args.user if args.user_given else None, older_than=args.older_than,
+            min_importance=args.min_importance, kinds=args.kind, dry_run=not args.apply,
+        )
+    if args.json:
+        _out(json.dumps({"dry_run": report.dry_run, "removed" if args.apply else "would_remove": report.count,
+                         "by_kind": report.by_kind, "expired": report.expired, "ids": report.ids}))
+    else:
+        verb = "removed" if args.apply else "would remove"
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.by_kind.items())) or "nothing"
+        _out(f"{verb} {report.count} records ({kinds}; {report.expired} expired)")
+        if not args.apply and report.count:
+            _out("run again with --apply to remove them")
+
+
 def cmd_reindex(args: argparse.Namespace) -> None:
     """Rebuild the vector index from SQLite."""
     from .core.memory import MemoryCore
@@ -205,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--id", help="one record id")
     forget.add_argument("--session", help="one session")
     forget.add_argument("--all", action="store_true", help="everything of --user")
+    cleanup = add("cleanup", cmd_cleanup, "report, then with --apply remove, expired and old unimportant records")
+    cleanup.add_argument("--older-than", help="records written before this age, e.g. 90d, 12h")
+    cleanup.add_argument("--min-importance", type=float, help="records less important than this (0..1)")
+    cleanup.add_argument("--kind", action="append", help="only these kinds (repeatable; default all but summary)")
+    cleanup.add_argument("--apply", action="store_true", help="remove them (default: only report)")
     reindex = add("reindex", cmd_reindex, "rebuild the vector index from SQLite")
     reindex.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
     return parser

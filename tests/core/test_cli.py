@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.cli import main
 
 
@@ -78,8 +79,29 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys: pytest.Capt
     assert status == 2 and "bad.jsonl:1" in err
 
 
+def test_cleanup_reports_then_applies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "store")
+    old = "2020-01-01T00:00:00Z"
+    with MemoryCore(path) as memory:
+        memory.add_message("s", "user", "ok", user_id="eve", timestamp=old, importance=0.1)
+        memory.add_message("s", "user", "My passport expires in June", user_id="eve", timestamp=old, importance=0.9)
+        memory.add_message("s", "user", "ok", user_id="bob", timestamp=old, importance=0.1)
+    status, out, _ = run(capsys, "cleanup", "--older-than", "30d", "--min-importance", "0.5", "--path", path)
+    assert status == 0 and out.startswith("would remove 2 records (2 message; 0 expired)")
+    status, out, _ = run(capsys, "cleanup", "--older-than", "30d", "--min-importance", "0.5", "--user", "eve",
+                         "--apply", "--json", "--path", path)
+    assert status == 0 and json.loads(out)["removed"] == 1
+    with MemoryCore(path) as memory:
+        assert [r.text for r in memory.export(user_id="eve")] == ["My passport expires in June"]
+        assert len(memory.export(user_id="bob")) == 1
+    status, _, err = run(capsys, "cleanup", "--older-than", "soon", "--path", path)
+    assert status == 2 and "older_than" in err
+
+
 def test_every_command_has_help() -> None:
-    for command in ("demo", "stats", "sessions", "show", "search", "add", "import", "export", "forget", "reindex"):
+    commands = ("demo", "stats", "sessions", "show", "search", "add", "import", "export", "forget", "cleanup",
+                "reindex")
+    for command in commands:
         result = subprocess.run([sys.executable, "-m", "agent_memory_plugins.cli", command, "--help"],
                                 capture_output=True, text=True)
         assert result.returncode == 0 and "--path" in result.stdout, command
