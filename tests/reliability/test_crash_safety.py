@@ -158,6 +158,7 @@ def check_store(folder: Path, ledger: Ledger, rng: random.Random, samples: int =
         return {"records": len(records), "messages": len(messages), "summaries": sum(summaries.values())}
 
 
+@pytest.mark.slow  # runs in the default `pytest -q`; `-m "not slow"` skips it while iterating
 def test_sigkill_loop_never_loses_acknowledged_writes(tmp_path: Path) -> None:
     """Writers in threads, asyncio tasks and batches, plus forget and reindex, killed KILLS times.
 
