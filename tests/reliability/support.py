@@ -63,7 +63,7 @@ def scan(folder: Path, needles: Iterable[str]) -> dict[str, list[str]]:
 def child_env() -> dict[str, str]:
     """The environment for a child Python: this package first, offline, no telemetry."""
     env = dict(os.environ)
-    source = os.environ.get("WT7_SRC") or str(Path(HERE).parents[1] / "src")
+    source = str(Path(HERE).parents[1] / "src")
     env["PYTHONPATH"] = os.pathsep.join([source, HERE, env.get("PYTHONPATH", "")])
     env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", ANONYMIZED_TELEMETRY="False")
     return env

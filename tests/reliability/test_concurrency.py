@@ -186,7 +186,8 @@ def test_several_processes_share_a_store_through_a_chroma_server(chroma: tuple[s
     for process in processes:
         out, errors = process.communicate(timeout=300)
         assert process.returncode == 0, errors
-        assert "locked" not in errors and "Traceback" not in errors, errors
+        # no error reached a caller in any thread ("database is locked" would be an OperationalError)
+        assert "Traceback" not in errors and "Error" not in errors, errors
         result = json.loads(out)
         acked.update(result["acked"])
         gone.update(result["gone"])

@@ -158,6 +158,7 @@ def check_store(folder: Path, ledger: Ledger, rng: random.Random, samples: int =
         return {"records": len(records), "messages": len(messages), "summaries": sum(summaries.values())}
 
 
+@pytest.mark.slow  # runs in the default `pytest -q`; `-m "not slow"` skips it while iterating
 def test_sigkill_loop_never_loses_acknowledged_writes(tmp_path: Path) -> None:
     """Writers in threads, asyncio tasks and batches, plus forget and reindex, killed KILLS times.
 
@@ -195,6 +196,7 @@ def test_sigkill_loop_never_loses_acknowledged_writes(tmp_path: Path) -> None:
         assert time.monotonic() < deadline, f"the writer never got to {aim}: {errors}"
         check_store(folder, ledger, rng)
     final = check_store(folder, ledger, rng, samples=20)
+    print(f"{KILLS} kills; the upkeep thread last said: {dict(killed_in)}; {final}")  # shown with -s
     # folding, forgetting and reindexing all ran while the kills landed
     assert final["summaries"] > 0 and ledger.forgotten, killed_in
     assert killed_in["reindexing"] + ledger.reindexes > 0, killed_in

@@ -5,12 +5,16 @@ text, ids or metadata, while everyone else's memory is still there and searchabl
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_memory_plugins import MemoryCore
+from agent_memory_plugins.core.store_sqlite import PURGE_PENDING
 
 from .support import HashEmbedder, scan
 
@@ -67,6 +71,27 @@ def test_forget_user_leaves_no_trace_in_any_file(tmp_path: Path) -> None:
     assert set(scan(folder, KEEPER_MARKERS)) == set(KEEPER_MARKERS)  # the scan does see what is kept
     with MemoryCore(folder, **OPTIONS) as memory:  # a restart brings nothing back
         assert_keeper_intact(memory, messages)
+    assert scan(folder, MARKERS) == {}
+
+
+def test_forget_while_another_connection_reads_is_finished_by_the_next_open(tmp_path: Path) -> None:
+    """A reader (another process or connection) holding an old snapshot keeps the old pages alive;
+    forget must not wait for it, and the next open must finish rewriting the file."""
+    folder = tmp_path / "store"
+    with MemoryCore(folder, **OPTIONS) as memory:
+        fill(memory, 100)
+        with contextlib.closing(sqlite3.connect(folder / "memory.db", isolation_level=None)) as reader:
+            reader.execute("BEGIN")
+            assert reader.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 204
+            started = time.monotonic()
+            assert memory.forget(user_id=VICTIM) == 102
+            assert time.monotonic() - started < 20  # did not wait for the reader
+            assert memory.export(user_id=VICTIM) == []  # gone from every read at once
+            assert memory.store.meta(PURGE_PENDING) == "1"  # the file rewrite is still owed
+            reader.execute("ROLLBACK")
+    with MemoryCore(folder, **OPTIONS) as memory:  # the next open pays it
+        assert memory.store.meta(PURGE_PENDING) is None
+        assert_keeper_intact(memory, 100)
     assert scan(folder, MARKERS) == {}
 
 

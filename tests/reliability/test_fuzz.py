@@ -194,6 +194,8 @@ CLI_TEXT = st.one_of(NASTY_TEXT.filter(lambda t: "\x00" not in t and not re.sear
                      st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                              max_size=20))
 CLI_ARGS = st.one_of(
+    st.tuples(st.just("add"), st.text(alphabet="abcdefgh xyz", min_size=1, max_size=20).filter(str.strip),
+              st.sampled_from([["--session", "s1"], ["--session", "s2", "--role", "ai"], []]), st.just([])),
     st.tuples(st.just("add"), CLI_TEXT, st.sampled_from([[], ["--session", "s1"], ["--kind", "fact"]]),
               st.sampled_from([[], ["--role", "robot"], ["--kind", "opinion"], ["--user", ""], ["--user", "bob"]])),
     st.tuples(st.just("search"), CLI_TEXT, st.sampled_from([[], ["-k", "0"], ["-k", "-3"], ["-k", "x"],
@@ -206,20 +208,25 @@ CLI_ARGS = st.one_of(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(calls=st.lists(CLI_ARGS, min_size=1, max_size=3))
 def test_cli_refuses_bad_input_with_status_2(cli_store: Path, calls: list[tuple[str, str, list[str], list[str]]]
                                              ) -> None:
     for command, text, options, more in calls:
         args = [command] + ([text] if command in ("add", "search", "show") else []) + options + more
+        before = record_ids(cli_store)
         code, out, err = run_cli([*args, "--path", str(cli_store)])
         assert "Traceback" not in err and code in (0, 1, 2), (args, code, err)
         if code == 1:  # kept for errors that are not the caller's input (none expected here)
             pytest.fail(f"{args}: {err}")
-        if code == 2:
-            assert err.strip(), args
+        if code == 2:  # refused: one line saying why, and nothing changed
+            assert err.startswith("agent-memory: ") or err.startswith("usage:"), err
+            assert record_ids(cli_store) == before, args
+        elif command == "add":  # accepted: exactly the one record it printed was added
+            assert record_ids(cli_store) - before == {out.strip()}, (args, out)
     code, out, err = run_cli(["export", "--path", str(cli_store), "--user", "default"])
-    assert code == 0 and all(json.loads(line)["user_id"] == "default" for line in out.splitlines())
+    lines = [line for line in out.split("\n") if line]  # JSONL: \u2028 and friends stay raw inside strings
+    assert code == 0 and all(json.loads(line)["user_id"] == "default" for line in lines)
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +241,14 @@ IMPORT_LINES = st.lists(st.one_of(
                                     "user_id": st.sampled_from(["imp", "imp2"])}).map(json.dumps),
     st.sampled_from(["", "{", "[1]", "null", '{"role": "user"}', "\"text\"", '{"session_id": "s1"}']),
 ), min_size=1, max_size=6)
+
+
+def record_ids(store: Path) -> set[str]:
+    """Ids of the records (but summaries) in the CLI's store, straight from SQLite."""
+    if not (store / "memory.db").exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(store / "memory.db")) as db:
+        return {row[0] for row in db.execute("SELECT id FROM records WHERE kind != 'summary'")}
 
 
 def count_messages(store: Path) -> int:

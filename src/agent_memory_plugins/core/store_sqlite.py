@@ -253,7 +253,8 @@ class SQLiteRecordStore:
             if self._closed:
                 return
             try:
-                if self.path is not None:
+                if self.path is not None:  # best effort: another process's reader must not stall close
+                    self._db.execute("PRAGMA busy_timeout = 2000")
                     self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 self._db.close()
