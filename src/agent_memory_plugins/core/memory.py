@@ -18,9 +18,11 @@ from ..errors import EmbeddingMismatchError, IndexingError, InvalidInputError, S
 from ..records import KINDS, Hit, MemoryContext, MemoryRecord
 from ..settings import Settings
 from . import validation as check
+from .context_index import ContextIndex
 from .embeddings import CachedEmbedder, resolve_embedder
 from .policy import fit_context, should_fold, window_start
-from .ranking import Weights, final_score, fuse
+from .query_analysis import find_time
+from .ranking import Weights, final_score, fuse, time_factor
 from .salience import estimate_importance
 from .store_sqlite import Filters, SQLiteRecordStore, StoredRow, match_expression
 from .summarizer import resolve_summarizer
@@ -120,6 +122,7 @@ class MemoryCore:
             self.store = SQLiteRecordStore(
                 os.path.join(folder, "memory.db") if folder else None, self.settings.durability
             )
+            self.context_index = ContextIndex(self.store, self.settings.context_turns)
         except BaseException:
             self.index.close()
             raise
@@ -138,7 +141,7 @@ class MemoryCore:
         self._worker = Worker(self._background_drain, self.settings.index_interval) if background else None
         if self._worker is not None:
             self._worker.start()
-            if self.store.outbox_size() or self.store.sessions_to_fold(1):
+            if self.store.outbox_size() or self.store.sessions_to_fold(1) or self.context_index.pending():
                 self._worker.wake()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -357,9 +360,10 @@ class MemoryCore:
             vector = self.embedder.embed_query(text)
             dense = self.index.query(vector, _chroma_where(filters, to_chroma), limit)
         match = match_expression(text)
-        keyword = self.store.keyword_search(match, filters, limit) if match else []
+        keyword = self._keyword_search(match, filters, limit) if match else []
         parts = fuse(dense, keyword, self.weights)
         rows = self.store.get_filtered(list(parts), filters)  # the record store has the last word
+        span = find_time(text, lambda: self._newest(filters.user_id)) if self.weights.time > 0 else None
         now = time.time()
         hits = []
         for record_id, row in rows.items():
@@ -368,9 +372,22 @@ class MemoryCore:
                 parts[record_id]["fusion"], record.importance, now - record.timestamp.timestamp(),
                 self.weights,
             )}
+            when = time_factor(span, record.timestamp.timestamp(), self.weights)
+            if when != 1.0:
+                explain["time"], explain["score"] = when, explain["score"] * when
             hits.append(Hit(record, explain["score"], explain))
         hits.sort(key=lambda hit: hit.score, reverse=True)
         return hits[:k]
+
+    def _keyword_search(self, match: str, filters: Filters, limit: int) -> list[tuple[str, float]]:
+        if self.settings.context_weight > 0:
+            return self.context_index.search(match, filters, limit, self.settings.context_weight)
+        return self.store.keyword_search(match, filters, limit)
+
+    def _newest(self, user: str) -> float | None:
+        """When the user's newest record was said: "last week" is read from there."""
+        rows = self.store.read("SELECT MAX(ts) FROM records WHERE user_id = ?", (user,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def context(
         self,
@@ -517,6 +534,7 @@ class MemoryCore:
             self._check_open()
             while True:
                 self._index_pending()
+                self.context_index.drain()
                 if not self._fold_due(force):
                     break
             self._last_error = None
@@ -537,6 +555,7 @@ class MemoryCore:
                 vectors = self.embedder.embed([record.text for record in records])
                 self._remember_dimension()
                 self.index.upsert(records, vectors)
+                self.context_index.queue([record.id for record in records if record.kind == "message"])
             self.store.ack([item.seq for item in items])
 
     def _apply_deletes(self) -> None:

@@ -154,6 +154,10 @@ class SQLiteRecordStore:
                 raise
             self._db.execute("COMMIT")
 
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only statement (for companion indexes such as the context index)."""
+        return self._read(sql, params)
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             self._check_open()
