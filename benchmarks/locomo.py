@@ -217,9 +217,10 @@ def held_out(grid_tables: list[list[dict[str, Any]]], names: list[str]) -> dict[
     for held in range(len(names)):
         def on_others(point: int, held: int = held) -> float:
             pairs = [(t["all"]["recall@10"], t["all"]["n"]) for c, t in enumerate(grid_tables[point]) if c != held]
-            return sum(r * n for r, n in pairs) / max(1, sum(n for _, n in pairs))
+            return float(sum(r * n for r, n in pairs) / max(1, sum(n for _, n in pairs)))
 
         best = max(range(len(GRID)), key=on_others) if len(names) > 1 else GRID.index(DEFAULT_POINT)
+        # (a single conversation has no others to tune on: the defaults stand)
         table = grid_tables[best][held]
         rows.append((table, table["all"]["n"]))
         folds.append({"held_out": names[held], "chosen": GRID[best], "tuned_recall@10": on_others(best),
@@ -245,21 +246,24 @@ def main() -> None:
     conversations = json.loads(Path(args.data).read_text())[: args.limit]
     names = [str(c.get("sample_id", i)) for i, c in enumerate(conversations)]
     settings: dict[str, Any] = {"window_messages": 20}
-    systems: dict[str, list[tuple[Ranker, list[dict[str, Any]]]]] = defaultdict(list)
+    tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
     grid_tables: list[list[dict[str, Any]]] = [[] for _ in GRID]
     rates = []
     model = None
-    for conversation in conversations:
+    for number, conversation in enumerate(conversations):
         questions = [q for q in conversation["qa"] if q.get("evidence")]
+        started = time.perf_counter()
         rank, rate, memory = ours(conversation, settings)
         rates.append(rate)
-        systems["agent-memory-plugins (ours)"].append((rank, questions))
+        tables["agent-memory-plugins (ours)"].append(evaluate(rank, questions))  # first: queries not cached
         if not args.no_folds:
             for point, changes in enumerate(GRID):
                 grid_tables[point].append(evaluate(tuned(memory, rank, changes), questions))
             for name, changes in ABLATIONS.items():
-                systems[name].append((tuned(memory, rank, changes), questions))
-            systems["ours, messages only (kinds=['message'])"].append((_messages_only(memory), questions))
+                tables[name].append(evaluate(tuned(memory, rank, changes), questions))
+            tables["ours, messages only (kinds=['message'])"].append(evaluate(_messages_only(memory), questions))
+        memory.close()
+        _progress(f"{names[number]}: ours and its variants", started)
         if args.ours_only:
             continue
         import locomo_peers as peers
@@ -269,15 +273,12 @@ def main() -> None:
         docs = [(m["metadata"]["dia_id"], m["content"]) for _, m in turns_of(conversation)]
         turns = [(session, m["metadata"]["dia_id"], m["content"]) for session, m in turns_of(conversation)]
         model.embed([text for _, text in docs])
-        systems["Chroma, dense only"].append((DenseIndex(docs, model.embed), questions))
-        systems["LlamaIndex VectorMemory"].append((peers.llama_vector_memory(turns, model), questions))
-        systems["LlamaIndex Memory+VectorMemoryBlock"].append((peers.llama_memory_block(turns, model), questions))
-        systems["LangChain VectorStoreRetrieverMemory"].append((peers.langchain_pairs(turns, model), questions))
-        systems["BM25 (plain word tokens)"].append((BM25(docs, stem=False), questions))
-        systems["BM25 (stemming, stop words)"].append((BM25(docs, stem=True), questions))
-    results: dict[str, Any] = {}
-    for name, runs in systems.items():
-        results[name] = merge([evaluate(rank, qs) for rank, qs in runs])
+        peer_systems = _peers(docs, turns, model)
+        for name, build in peer_systems.items():
+            started = time.perf_counter()
+            tables[name].append(evaluate(build(), questions))
+            _progress(f"{names[number]}: {name}", started)
+    results: dict[str, Any] = {name: merge(runs) for name, runs in tables.items()}
     ours_name = "agent-memory-plugins (ours)"
     results[ours_name]["all"]["ingest_turns_per_s"] = sum(rates) / len(rates)
     if not args.no_folds:
@@ -303,6 +304,26 @@ def main() -> None:
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "locomo.json").write_text(json.dumps(results, indent=2))
+
+
+def _peers(
+    docs: list[tuple[str, str]], turns: list[tuple[str, str, str]], model: Any
+) -> dict[str, Callable[[], Ranker]]:
+    """Builders of every peer of the issue's table for one conversation (built one at a time)."""
+    import locomo_peers as peers
+
+    return {
+        "Chroma, dense only": lambda: DenseIndex(docs, model.embed),
+        "LlamaIndex VectorMemory": lambda: peers.llama_vector_memory(turns, model),
+        "LlamaIndex Memory+VectorMemoryBlock": lambda: peers.llama_memory_block(turns, model),
+        "LangChain VectorStoreRetrieverMemory": lambda: peers.langchain_pairs(turns, model),
+        "BM25 (plain word tokens)": lambda: BM25(docs, stem=False),
+        "BM25 (stemming, stop words)": lambda: BM25(docs, stem=True),
+    }
+
+
+def _progress(what: str, started: float) -> None:
+    print(f"  {what}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 def _messages_only(memory: MemoryCore) -> Ranker:

@@ -1,4 +1,4 @@
-"""Recall quality without a model: neighbour context, time expressions, speakers (no dataset)."""
+"""Recall quality without a model: neighbour context and time expressions (no dataset needed)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.core.query_analysis import find_time, named_speakers, speaker_of
+from agent_memory_plugins.core.query_analysis import find_time
 from agent_memory_plugins.errors import ConfigurationError
 
 
@@ -105,14 +105,6 @@ def test_find_time_reads_dates_months_years_and_relative_words() -> None:
     assert find_time("may I ask something?", reference) is None
     impossible = find_time("on 31 February, 2023", reference)  # not a day: the month it names
     assert impossible is not None and impossible.contains(_epoch(2023, 2, 14)) and impossible.text == "February, 2023"
-
-
-def test_speakers_are_read_from_metadata_or_a_name_prefix() -> None:
-    assert speaker_of("Caroline: hi there", {}) == "caroline"
-    assert speaker_of("hi", {"speaker": "Mel"}) == "mel"
-    assert speaker_of("note: buy milk", {}) is None  # a lower-case prefix is not a name
-    assert named_speakers("What is Caroline's job?", {"caroline", "melanie"}) == {"caroline"}
-    assert named_speakers("Did Jon Snow call?", {"jon snow", "gina"}) == {"jon snow"}
 
 
 def test_a_store_from_before_the_context_index_is_migrated(store_path: Path) -> None:
