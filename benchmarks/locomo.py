@@ -6,6 +6,12 @@ For each conversation: a fresh store, one user, every turn one message ("Speaker
 image caption), sessions in order, timestamped with the session date, ``dia_id`` in metadata. For
 each question with evidence: ``search(question, k=10)``. recall@k is the share of evidence turns
 among the first k turns returned (a summary hit counts the covered turns it quotes, one rank each).
+Evidence written as "D8:6; D9:17" counts as two turns.
+
+Held-out figure (``--folds``, on by default): our free ranking parameters (keyword weight,
+neighbour-context weight) are chosen on all conversations but one and measured on that one, in turn
+(leave-one-conversation-out); the table also prints, per system, the spread of recall@10 over
+conversations. Ablation rows switch one part of our search off at a time.
 Writes ``benchmarks/results/locomo.json``.
 """
 
@@ -26,9 +32,20 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_memory_plugins import MemoryCore
+from agent_memory_plugins.core.ranking import Weights
 from agent_memory_plugins.importers import locomo_sessions
+from agent_memory_plugins.settings import Settings
+
+GRID = [{"keyword_weight": kw, "context_weight": cw} for kw in (2.0, 4.0, 8.0) for cw in (0.25, 0.5, 1.0)]
+"""The free parameters the held-out figure tunes on the other conversations."""
+ABLATIONS = {
+    "ours without neighbour context": {"context_weight": 0.0},
+    "ours without time expressions": {"time_boost": 0.0},
+    "ours without both (previous release)": {"context_weight": 0.0, "time_boost": 0.0},
+}
 
 K = 10
 Ranker = Callable[[str], list[str]]  # question -> dia_ids, best first
@@ -39,8 +56,8 @@ def turns_of(conversation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(session, m) for session, messages in locomo_sessions(conversation) for m in messages]
 
 
-def ours(conversation: dict[str, Any], settings: dict[str, Any]) -> tuple[Ranker, float]:
-    """Our MemoryCore: ingest, flush, and a ranker over search()."""
+def ours(conversation: dict[str, Any], settings: dict[str, Any]) -> tuple[Ranker, float, MemoryCore]:
+    """Our MemoryCore: ingest, flush, and a ranker over search() (with the core, to re-tune)."""
     memory = MemoryCore(**settings)
     start = time.perf_counter()
     for session, messages in locomo_sessions(conversation):
@@ -64,7 +81,22 @@ def ours(conversation: dict[str, Any], settings: dict[str, Any]) -> tuple[Ranker
                            and texts[i].split(": ", 1)[-1][:60] in record.text)
         return out
 
-    return rank, rate
+    return rank, rate, memory
+
+
+def tuned(memory: MemoryCore, rank: Ranker, changes: dict[str, Any]) -> Ranker:
+    """The same store searched with other ranking settings (nothing is re-ingested)."""
+
+    def ranker(question: str) -> list[str]:
+        saved = memory.settings, memory.weights
+        memory.settings = memory.settings.replace(**changes)
+        memory.weights = Weights.from_settings(memory.settings)
+        try:
+            return rank(question)
+        finally:
+            memory.settings, memory.weights = saved
+
+    return ranker
 
 
 class DenseIndex:
@@ -137,7 +169,7 @@ def evaluate(ranker: Ranker, questions: list[dict[str, Any]]) -> dict[str, Any]:
     per_cat: dict[str, list[dict[str, float]]] = defaultdict(list)
     latencies = []
     for qa in questions:
-        evidence = {e.strip() for e in qa["evidence"]}
+        evidence = {part.strip() for e in qa["evidence"] for part in e.split(";") if part.strip()}
         start = time.perf_counter()
         ranked = ranker(qa["question"])[:K]
         latencies.append((time.perf_counter() - start) * 1000)
@@ -160,60 +192,148 @@ def evaluate(ranker: Ranker, questions: list[dict[str, Any]]) -> dict[str, Any]:
     return table
 
 
+def merge(tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-conversation tables -> one table weighted by questions, with the spread of recall@10."""
+    merged: dict[str, Any] = {}
+    for cat in sorted({c for t in tables for c in t}):
+        rows = [(t[cat], t[cat]["n"]) for t in tables if cat in t]
+        total = sum(n for _, n in rows)
+        merged[cat] = {m: sum(r[m] * n for r, n in rows) / total for m in ("recall@5", "recall@10", "hit@10",
+                                                                           "ndcg@10")}
+        merged[cat]["n"] = total
+    merged["all"]["p50_ms"] = sorted(t["all"]["p50_ms"] for t in tables)[len(tables) // 2]
+    merged["all"]["p95_ms"] = max(t["all"]["p95_ms"] for t in tables)
+    per_conversation = [t["all"]["recall@10"] for t in tables]
+    merged["all"]["recall@10_by_conversation"] = per_conversation
+    merged["all"]["recall@10_min"] = min(per_conversation)
+    merged["all"]["recall@10_max"] = max(per_conversation)
+    return merged
+
+
+def held_out(grid_tables: list[list[dict[str, Any]]], names: list[str]) -> dict[str, Any]:
+    """Leave one conversation out: pick the grid point best on the others, score it on this one."""
+    folds = []
+    rows: list[tuple[dict[str, Any], int]] = []
+    for held in range(len(names)):
+        def on_others(point: int, held: int = held) -> float:
+            pairs = [(t["all"]["recall@10"], t["all"]["n"]) for c, t in enumerate(grid_tables[point]) if c != held]
+            return float(sum(r * n for r, n in pairs) / max(1, sum(n for _, n in pairs)))
+
+        best = max(range(len(GRID)), key=on_others) if len(names) > 1 else GRID.index(DEFAULT_POINT)
+        # (a single conversation has no others to tune on: the defaults stand)
+        table = grid_tables[best][held]
+        rows.append((table, table["all"]["n"]))
+        folds.append({"held_out": names[held], "chosen": GRID[best], "tuned_recall@10": on_others(best),
+                      "held_out_recall@10": table["all"]["recall@10"]})
+    cats = sorted({c for t, _ in rows for c in t})
+    recall = {c: sum(t[c]["recall@10"] * t[c]["n"] for t, _ in rows if c in t)
+              / sum(t[c]["n"] for t, _ in rows if c in t) for c in cats}
+    return {"recall@10": recall, "folds": folds}
+
+
+DEFAULT_POINT = {"keyword_weight": Settings.keyword_weight, "context_weight": Settings.context_weight}
+
+
 def main() -> None:
     """Run every system on every conversation and print the side-by-side table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="LoCoMo-format JSON (e.g. ../shared/data/locomo-dev.json)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N conversations")
     parser.add_argument("--ours-only", action="store_true", help="skip the peer baselines")
+    parser.add_argument("--no-folds", action="store_true", help="skip the held-out (cross-validated) figure "
+                        "and the ablation rows")
     args = parser.parse_args()
     conversations = json.loads(Path(args.data).read_text())[: args.limit]
+    names = [str(c.get("sample_id", i)) for i, c in enumerate(conversations)]
     settings: dict[str, Any] = {"window_messages": 20}
-    systems: dict[str, list[tuple[Ranker, list[dict[str, Any]]]]] = defaultdict(list)
+    tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    grid_tables: list[list[dict[str, Any]]] = [[] for _ in GRID]
     rates = []
-    embed_model = None
-    for conversation in conversations:
+    model = None
+    for number, conversation in enumerate(conversations):
         questions = [q for q in conversation["qa"] if q.get("evidence")]
-        rank, rate = ours(conversation, settings)
+        started = time.perf_counter()
+        rank, rate, memory = ours(conversation, settings)
         rates.append(rate)
-        systems["agent-memory-plugins (ours)"].append((rank, questions))
+        tables["agent-memory-plugins (ours)"].append(evaluate(rank, questions))  # first: queries not cached
+        if not args.no_folds:
+            for point, changes in enumerate(GRID):
+                grid_tables[point].append(evaluate(tuned(memory, rank, changes), questions))
+            for name, changes in ABLATIONS.items():
+                tables[name].append(evaluate(tuned(memory, rank, changes), questions))
+            tables["ours, messages only (kinds=['message'])"].append(evaluate(_messages_only(memory), questions))
+        memory.close()
+        _progress(f"{names[number]}: ours and its variants", started)
         if args.ours_only:
             continue
-        if embed_model is None:
-            from agent_memory_plugins.core.embeddings import SentenceTransformerEmbedder
+        import locomo_peers as peers
 
-            embed_model = SentenceTransformerEmbedder()
+        if model is None:
+            model = peers.SharedModel()
         docs = [(m["metadata"]["dia_id"], m["content"]) for _, m in turns_of(conversation)]
-        systems["Chroma, dense only"].append((DenseIndex(docs, embed_model.embed), questions))
-        systems["BM25 (plain word tokens)"].append((BM25(docs, stem=False), questions))
-        systems["BM25 (stemming, stop words)"].append((BM25(docs, stem=True), questions))
-    results: dict[str, Any] = {}
-    for name, runs in systems.items():
-        merged: dict[str, list[dict[str, Any]]] = {}
-        tables = [(evaluate(rank, qs), len(qs)) for rank, qs in runs]
-        cats = sorted({c for t, _ in tables for c in t})
-        for cat in cats:
-            rows = [(t[cat], t[cat]["n"]) for t, _ in tables if cat in t]
-            total = sum(n for _, n in rows)
-            merged[cat] = {m: sum(r[m] * n for r, n in rows) / total for m in ("recall@5", "recall@10", "hit@10",
-                                                                               "ndcg@10")}
-            merged[cat]["n"] = total
-        merged["all"]["p50_ms"] = sorted(t["all"]["p50_ms"] for t, _ in tables)[len(tables) // 2]
-        merged["all"]["p95_ms"] = max(t["all"]["p95_ms"] for t, _ in tables)
-        results[name] = merged
-    results["agent-memory-plugins (ours)"]["all"]["ingest_turns_per_s"] = sum(rates) / len(rates)
-    ours_r10 = results["agent-memory-plugins (ours)"]["all"]["recall@10"]
-    cats = [c for c in sorted(next(iter(results.values()))) if c != "all"]
-    print(f"{'system':32s} {'R@5':>6s} {'R@10':>6s} {'hit@10':>7s} {'nDCG':>6s} "
-          + " ".join(f"{'c' + c:>6s}" for c in cats) + f" {'p50ms':>7s} {'vs ours':>8s}")
+        turns = [(session, m["metadata"]["dia_id"], m["content"]) for session, m in turns_of(conversation)]
+        model.embed([text for _, text in docs])
+        peer_systems = _peers(docs, turns, model)
+        for name, build in peer_systems.items():
+            started = time.perf_counter()
+            tables[name].append(evaluate(build(), questions))
+            _progress(f"{names[number]}: {name}", started)
+    results: dict[str, Any] = {name: merge(runs) for name, runs in tables.items()}
+    ours_name = "agent-memory-plugins (ours)"
+    results[ours_name]["all"]["ingest_turns_per_s"] = sum(rates) / len(rates)
+    if not args.no_folds:
+        results[ours_name]["held_out"] = held_out(grid_tables, names)
+    ours_r10 = results[ours_name]["all"]["recall@10"]
+    cats = [c for c in sorted(results[ours_name]) if c not in ("all", "held_out")]
+    print(f"{'system':40s} {'R@5':>6s} {'R@10':>6s} {'hit@10':>7s} {'nDCG':>6s} "
+          + " ".join(f"{'c' + c:>6s}" for c in cats) + f" {'min..max conv':>13s} {'p50ms':>7s} {'vs ours':>8s}")
     for name, table in results.items():
         a = table["all"]
-        print(f"{name:32s} {a['recall@5']:6.3f} {a['recall@10']:6.3f} {a['hit@10']:7.3f} {a['ndcg@10']:6.3f} "
-              + " ".join(f"{table[c]['recall@10']:6.3f}" for c in cats)
-              + f" {a['p50_ms']:7.1f} {a['recall@10'] / ours_r10:8.2f}")
+        print(f"{name:40s} {a['recall@5']:6.3f} {a['recall@10']:6.3f} {a['hit@10']:7.3f} {a['ndcg@10']:6.3f} "
+              + " ".join(f"{table[c]['recall@10']:6.3f}" if c in table else f"{'-':>6s}" for c in cats)
+              + f" {a['recall@10_min']:6.3f}..{a['recall@10_max']:.3f} {a['p50_ms']:7.1f}"
+              + f" {a['recall@10'] / ours_r10:8.2f}")
+    if not args.no_folds:
+        held = results[ours_name]["held_out"]
+        print(f"\nheld out (leave one conversation out, tuning {', '.join(GRID[0])} on the others): "
+              f"R@10 {held['recall@10']['all']:.3f}; "
+              + " ".join(f"c{c} {held['recall@10'][c]:.3f}" for c in cats))
+        for fold in held["folds"]:
+            print(f"  {fold['held_out']:10s} chosen {fold['chosen']} tuned {fold['tuned_recall@10']:.3f} "
+                  f"held-out {fold['held_out_recall@10']:.3f}")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "locomo.json").write_text(json.dumps(results, indent=2))
+
+
+def _peers(
+    docs: list[tuple[str, str]], turns: list[tuple[str, str, str]], model: Any
+) -> dict[str, Callable[[], Ranker]]:
+    """Builders of every peer of the issue's table for one conversation (built one at a time)."""
+    import locomo_peers as peers
+
+    return {
+        "Chroma, dense only": lambda: DenseIndex(docs, model.embed),
+        "LlamaIndex VectorMemory": lambda: peers.llama_vector_memory(turns, model),
+        "LlamaIndex Memory+VectorMemoryBlock": lambda: peers.llama_memory_block(turns, model),
+        "LangChain VectorStoreRetrieverMemory": lambda: peers.langchain_pairs(turns, model),
+        "BM25 (plain word tokens)": lambda: BM25(docs, stem=False),
+        "BM25 (stemming, stop words)": lambda: BM25(docs, stem=True),
+    }
+
+
+def _progress(what: str, started: float) -> None:
+    print(f"  {what}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
+def _messages_only(memory: MemoryCore) -> Ranker:
+    """Our search limited to raw turns (summaries take no ranks): how much summaries cost."""
+
+    def rank(question: str) -> list[str]:
+        return [hit.record.metadata["dia_id"] for hit in memory.search(question, user_id="locomo", k=K,
+                                                                       kinds=["message"])]
+
+    return rank
 
 
 if __name__ == "__main__":

@@ -60,6 +60,14 @@ class Settings:
     """Weight of the dense (embedding) ranking in the fusion."""
     keyword_weight: float = 4.0
     """Weight of the keyword (FTS5 BM25) ranking in the fusion."""
+    context_weight: float = 0.5
+    """BM25 weight of a message's neighbours (``context_turns`` messages before and after it in its
+    session) in keyword recall, against 1.0 for its own words; 0 searches own words only."""
+    context_turns: int = 2
+    """How many messages on each side of a message are its neighbour context."""
+    time_boost: float = 1.0
+    """How much a query's time expression ("in May 2023", "last week") lifts records from that
+    time: their score is multiplied by ``1 + time_boost`` (0 turns it off)."""
     recency_weight: float = 0.05
     """How much a recent record is preferred (0 turns recency off)."""
     recency_half_life_days: float = 30.0
@@ -116,13 +124,14 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
-            "max_metadata_bytes", "candidates", "embedding_cache_size",
+            "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns",
         )
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight"):
+        for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
+                     "time_boost"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")

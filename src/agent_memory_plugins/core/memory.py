@@ -22,10 +22,12 @@ from ..settings import Settings
 from . import validation as check
 from .associations import expand_links, rank_superseded
 from .consolidator import resolve_consolidator
+from .context_index import ContextIndex
 from .embeddings import CachedEmbedder, resolve_embedder
 from .longterm import LongTermMemory
 from .policy import fit_context, should_fold, window_start
-from .ranking import Weights, final_score, fuse
+from .query_analysis import find_time
+from .ranking import Weights, final_score, fuse, time_factor
 from .salience import estimate_importance
 from .store_sqlite import (
     PURGE_PENDING,
@@ -142,6 +144,7 @@ class MemoryCore(LongTermMemory):
             self.store = SQLiteRecordStore(
                 os.path.join(folder, "memory.db") if folder else None, self.settings.durability
             )
+            self.context_index = ContextIndex(self.store, self.settings.context_turns)
         except BaseException:
             self.index.close()
             raise
@@ -162,7 +165,7 @@ class MemoryCore(LongTermMemory):
         self._worker = Worker(self._background_drain, self.settings.index_interval) if background else None
         if self._worker is not None:
             self._worker.start()
-            if self.store.outbox_size() or self.store.sessions_to_fold(1):
+            if self.store.outbox_size() or self.store.sessions_to_fold(1) or self.context_index.pending():
                 self._worker.wake()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -404,9 +407,10 @@ class MemoryCore(LongTermMemory):
             vector = self.embedder.embed_query(text)
             dense = self.index.query(vector, _chroma_where(filters, self.index.scope), limit, allowed)
         match = match_expression(text)
-        keyword = self.store.keyword_search(match, filters, limit) if match else []
+        keyword = self._keyword_search(match, filters, limit) if match else []
         parts = fuse(dense, keyword, self.weights)
         rows = self.store.get_filtered(list(parts), filters)  # the record store has the last word
+        span = find_time(text, lambda: self._newest(filters.user_id)) if self.weights.time > 0 else None
         now = time.time()
         hits = []
         for record_id, row in rows.items():
@@ -415,6 +419,9 @@ class MemoryCore(LongTermMemory):
                 parts[record_id]["fusion"], record.importance, now - record.timestamp.timestamp(),
                 self.weights,
             )}
+            when = time_factor(span, record.timestamp.timestamp(), self.weights)
+            if when != 1.0:
+                explain["time"], explain["score"] = when, explain["score"] * when
             hits.append(Hit(record, explain["score"], explain))
 
         def scoped(ids: list[str]) -> dict[str, MemoryRecord]:
@@ -430,6 +437,16 @@ class MemoryCore(LongTermMemory):
         elif follow_links is not False:
             raise InvalidInputError(f"follow_links must be True or False, got {follow_links!r}")
         return SearchResults(hits, query=text, user_id=filters.user_id)
+
+    def _keyword_search(self, match: str, filters: Filters, limit: int) -> list[tuple[str, float]]:
+        if self.settings.context_weight > 0:
+            return self.context_index.search(match, filters, limit, self.settings.context_weight)
+        return self.store.keyword_search(match, filters, limit)
+
+    def _newest(self, user: str) -> float | None:
+        """When the user's newest record was said: "last week" is read from there."""
+        rows = self.store.read("SELECT MAX(ts) FROM records WHERE user_id = ?", (user,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def context(
         self,
@@ -616,10 +633,12 @@ class MemoryCore(LongTermMemory):
             self._forget_ids(self.store.expired_ids(time.time()))
         for _ in range(FOLD_PASSES):  # another pass only when a fold raced another process
             self._index_pending(self.store.outbox_last())
+            self.context_index.drain()
             self._review_pending()
             if not self._fold_due(force):
                 break
         self._index_pending(self.store.outbox_last())
+        self.context_index.drain()
         self._last_error = None
 
     def _index_pending(self, upto: int) -> None:
@@ -641,6 +660,7 @@ class MemoryCore(LongTermMemory):
                     vectors = self.embedder.embed([record.text for record in records])
                     self._remember_dimension()
                     self.index.upsert(records, vectors)
+                    self.context_index.queue([record.id for record in records if record.kind == "message"])
                     # another process may have forgotten some of them meanwhile (its Chroma delete
                     # could have run before our upsert): drop the vectors of records now gone
                     kept = self.store.get([record.id for record in records], None)

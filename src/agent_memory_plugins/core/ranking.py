@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..settings import Settings
+from .query_analysis import TimeSpan
 
 RRF_K = 60
 """The constant of reciprocal rank fusion (Cormack et al., 2009)."""
@@ -21,6 +22,7 @@ class Weights:
     recency: float = Settings.recency_weight
     recency_half_life_days: float = Settings.recency_half_life_days
     importance: float = Settings.importance_weight
+    time: float = Settings.time_boost
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Weights:
@@ -28,6 +30,7 @@ class Weights:
         return cls(
             dense=settings.dense_weight, keyword=settings.keyword_weight, recency=settings.recency_weight,
             recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
+            time=settings.time_boost,
         )
 
 
@@ -70,3 +73,8 @@ def final_score(fusion: float, importance: float, age_seconds: float, weights: W
         "importance": importance,
         "score": fusion * boost,
     }
+
+
+def time_factor(span: TimeSpan | None, epoch: float, weights: Weights) -> float:
+    """``1 + weights.time`` for a record said within the time the query names, else 1.0."""
+    return 1.0 + weights.time if span is not None and span.contains(epoch) else 1.0

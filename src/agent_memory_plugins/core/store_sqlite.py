@@ -238,6 +238,10 @@ class SQLiteRecordStore:
                 if relaxed:
                     self._db.execute("PRAGMA synchronous = FULL")
 
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only statement (for companion indexes such as the context index)."""
+        return self._read(sql, params)
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             self._check_open()
@@ -502,6 +506,8 @@ class SQLiteRecordStore:
         """
         with self.transaction() as db:
             db.execute("INSERT INTO records_fts (records_fts) VALUES ('optimize')")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'context_fts'").fetchone():
+                db.execute("INSERT INTO context_fts (context_fts) VALUES ('optimize')")  # the neighbour index
         with self._lock:
             self._check_open()
             if self.path is not None:

@@ -1,0 +1,172 @@
+"""The framework peers of ``locomo.py``, driven through their own public classes, same model.
+
+- LlamaIndex ``VectorMemory`` (each turn one node: ``batch_by_user_message=False``);
+- LlamaIndex ``Memory`` + ``VectorMemoryBlock`` (Chroma vector store; a small token limit so turns
+  leave the short-term queue for the block in small batches, as in a long chat);
+- LangChain ``VectorStoreRetrieverMemory`` over an ``InMemoryVectorStore``, one document per
+  input/output pair of consecutive turns.
+
+Every peer embeds with the same all-MiniLM-L6-v2 as ours, through one cache (so a text shared by
+two peers is embedded once). Each returns a ranker ``question -> dia_ids`` for ``locomo.evaluate``;
+a hit that holds several turns gives each of its turns one rank.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+K = 10
+Turn = tuple[str, str, str]  # (session_id, dia_id, "Speaker: text")
+
+
+class SharedModel:
+    """all-MiniLM-L6-v2 with one in-process cache, shared by every peer."""
+
+    def __init__(self) -> None:
+        from agent_memory_plugins.core.embeddings import SentenceTransformerEmbedder
+
+        self.inner = SentenceTransformerEmbedder()
+        self.cache: dict[str, list[float]] = {}
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of ``texts``, computing only those not seen before (in one batch)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            self.cache.update(zip(missing, self.inner.embed(missing), strict=True))
+        return [self.cache[t] for t in texts]
+
+
+def langchain_embeddings(model: SharedModel) -> Any:
+    """The shared model as a LangChain ``Embeddings``."""
+    from langchain_core.embeddings import Embeddings
+
+    class Shared(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return model.embed(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return model.embed([text])[0]
+
+    return Shared()
+
+
+def llama_embeddings(model: SharedModel) -> Any:
+    """The shared model as a LlamaIndex ``BaseEmbedding``."""
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class Shared(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return model.embed([query])[0]
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return model.embed([query])[0]
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return model.embed([text])[0]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return model.embed(texts)
+
+    return Shared(model_name="all-MiniLM-L6-v2", embed_batch_size=64)
+
+
+def llama_vector_memory(turns: Sequence[Turn], model: SharedModel) -> Callable[[str], list[str]]:
+    """LlamaIndex ``VectorMemory``: one node per turn, retrieved by similarity."""
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.memory import VectorMemory
+
+    model.embed([text for _, _, text in turns])  # warm the cache in one batch
+    memory = VectorMemory.from_defaults(
+        vector_store=None, embed_model=llama_embeddings(model), retriever_kwargs={"similarity_top_k": K}
+    )
+    memory.batch_by_user_message = False
+    for _, dia, text in turns:
+        memory.put(ChatMessage(role="user", content=text, additional_kwargs={"dia_id": dia}))
+
+    def rank(question: str) -> list[str]:
+        return [m.additional_kwargs["dia_id"] for m in memory.get(question)]
+
+    return rank
+
+
+_MESSAGE = re.compile(r"<message role='[^']*'>(.*?)</message>", re.DOTALL)
+
+
+def llama_memory_block(turns: Sequence[Turn], model: SharedModel) -> Callable[[str], list[str]]:
+    """LlamaIndex ``Memory`` with a ``VectorMemoryBlock``: turns flushed from the short-term queue
+    are embedded (a few per node) into Chroma; the block retrieves nodes for the question."""
+    import chromadb
+    from chromadb.config import Settings
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.memory import Memory, VectorMemoryBlock
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+    collection = client.create_collection(f"li-block-{uuid.uuid4().hex[:8]}", metadata={"hnsw:space": "cosine"})
+    block = VectorMemoryBlock(
+        name="recall", vector_store=ChromaVectorStore(chroma_collection=collection),
+        embed_model=llama_embeddings(model), similarity_top_k=K,
+    )
+    memory = Memory.from_defaults(
+        session_id=f"locomo-{uuid.uuid4().hex[:8]}", token_limit=200, chat_history_token_ratio=0.7,
+        token_flush_size=40, memory_blocks=[block],
+    )
+    by_text: dict[str, list[str]] = {}
+    messages = []
+    for index, (_, dia, text) in enumerate(turns):
+        by_text.setdefault(text, []).append(dia)
+        messages.append(ChatMessage(role="user" if index % 2 == 0 else "assistant", content=text))
+    for message in messages:
+        memory.put_messages([message])
+
+    def rank(question: str) -> list[str]:
+        text = asyncio.run(block.aget(messages=[ChatMessage(role="user", content=question)]))
+        out: list[str] = []
+        for content in _MESSAGE.findall(text):
+            out.extend(by_text.get(content.strip(), []))
+        return list(dict.fromkeys(out))
+
+    return rank
+
+
+def langchain_pairs(turns: Sequence[Turn], model: SharedModel) -> Callable[[str], list[str]]:
+    """LangChain ``VectorStoreRetrieverMemory``: ``save_context`` for each input/output pair of
+    consecutive turns of a session; the memory's retriever returns the nearest pairs."""
+    import warnings
+
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from langchain_classic.memory import VectorStoreRetrieverMemory
+
+    pairs: list[tuple[tuple[str, str], list[str]]] = []
+    index = 0
+    while index < len(turns):
+        session, dia, text = turns[index]
+        if index + 1 < len(turns) and turns[index + 1][0] == session:
+            pairs.append(((text, turns[index + 1][2]), [dia, turns[index + 1][1]]))
+            index += 2
+        else:
+            pairs.append(((text, ""), [dia]))
+            index += 1
+    contents = {f"input: {a}\noutput: {b}": dias for (a, b), dias in pairs}
+    model.embed(list(contents))  # warm the cache in one batch
+    store = InMemoryVectorStore(langchain_embeddings(model))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = VectorStoreRetrieverMemory(
+            retriever=store.as_retriever(search_kwargs={"k": K}), return_docs=True, input_key="input"
+        )
+    for (a, b), _ in pairs:
+        memory.save_context({"input": a}, {"output": b})
+
+    def rank(question: str) -> list[str]:
+        docs = memory.load_memory_variables({"input": question})["history"]
+        return [dia for doc in docs for dia in contents[doc.page_content]]
+
+    return rank

@@ -1,0 +1,160 @@
+"""Neighbour context for keyword recall: each message is also findable by the words around it.
+
+A turn of a conversation often answers a question whose words sit in the turn before or after it
+("What did you research?" / "Adoption agencies."). This index keeps, per message, a second FTS5
+document with two columns, the message itself and the text of the messages around it in the same
+session, ranked by BM25 over both (the context column weighs less). Search returns the
+message itself, never the neighbours.
+
+It lives beside the record store's own keyword index (which is untouched). ``turns`` neighbours
+on each side (setting ``context_turns``, default 2) make a message's context:
+
+- ``context_fts(text, context)``: rowid = ``records.seq``; rows exist only for messages whose
+  context was computed. Records without a row (other kinds, or messages not yet processed) are
+  still found through ``records_fts``.
+- ``context_queue(seq)``: messages whose context must be (re)computed. The background worker
+  drains it, never the write path.
+- Trigger ``context_on_delete``: whatever code deletes a record, its row goes, and so does each
+  neighbour's row (it quoted the deleted text); the neighbours are queued to be rebuilt. Nothing
+  of a forgotten message survives in this index.
+
+Opening a store made before this index existed (or with another ``turns``) queues every message
+once (meta ``context_index``), so old stores gain it in the background without losing anything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store_sqlite import Filters, SQLiteRecordStore
+
+VERSION = "2"
+"""Bump to rebuild every store's context rows on next open."""
+
+_BEFORE = (
+    "SELECT p.{col} FROM records p WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
+    "AND p.kind = 'message' AND (p.ts < {r}.ts OR (p.ts = {r}.ts AND p.seq < {r}.seq)) "
+    "ORDER BY p.ts DESC, p.seq DESC LIMIT {n}"
+)
+_AFTER = (
+    "SELECT p.{col} FROM records p WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
+    "AND p.kind = 'message' AND (p.ts > {r}.ts OR (p.ts = {r}.ts AND p.seq > {r}.seq)) "
+    "ORDER BY p.ts, p.seq LIMIT {n}"
+)
+
+
+def _schema(turns: int) -> list[str]:
+    around = "SELECT seq FROM ({}) UNION ALL SELECT seq FROM ({})".format(
+        _BEFORE.format(col="seq", r="old", n=turns), _AFTER.format(col="seq", r="old", n=turns)
+    )
+    return [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS context_fts USING fts5 ("
+        "text, context, tokenize='porter unicode61 remove_diacritics 2')",
+        "CREATE TABLE IF NOT EXISTS context_queue (seq INTEGER PRIMARY KEY)",
+        "DROP TRIGGER IF EXISTS context_on_delete",
+        # A deleted message takes its row along, and its neighbours' rows (they quoted it) until
+        # the worker rebuilds them from what remains.
+        f"""CREATE TRIGGER context_on_delete AFTER DELETE ON records WHEN old.kind = 'message' BEGIN
+            DELETE FROM context_fts WHERE rowid = old.seq;
+            DELETE FROM context_queue WHERE seq = old.seq;
+            INSERT OR IGNORE INTO context_queue (seq) {around};
+            DELETE FROM context_fts WHERE rowid IN ({around});
+        END""",
+    ]
+
+
+class ContextIndex:
+    """The neighbour-context keyword index of one :class:`SQLiteRecordStore`.
+
+    ``turns``: how many messages before and after a message (in its session) are its context.
+    """
+
+    def __init__(self, store: SQLiteRecordStore, turns: int = 2) -> None:
+        self.store = store
+        self.turns = turns
+        state = f"{VERSION}:{turns}"
+        with store.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'context_index'").fetchone()
+            if row is None or row[0] != state:  # a store from before this index (or other turns)
+                for statement in _schema(turns):
+                    db.execute(statement)
+                db.execute("DELETE FROM context_fts")
+                db.execute("INSERT OR IGNORE INTO context_queue (seq) SELECT seq FROM records WHERE kind = 'message'")
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('context_index', ?)", (state,))
+
+    def _neighbours(self, db: sqlite3.Connection, seq: int, column: str) -> tuple[list[Any], list[Any]]:
+        """``column`` of the messages before (oldest first) and after ``seq`` in its session."""
+        row = db.execute("SELECT user_id, session_id, ts FROM records WHERE seq = ? AND kind = 'message'",
+                         (seq,)).fetchone()
+        if row is None or row[1] is None:
+            return [], []
+        user, session, ts = row
+        before = db.execute(
+            f"SELECT {column} FROM records WHERE user_id = ? AND session_id = ? AND kind = 'message' "
+            "AND (ts < ? OR (ts = ? AND seq < ?)) ORDER BY ts DESC, seq DESC LIMIT ?",
+            (user, session, ts, ts, seq, self.turns),
+        ).fetchall()
+        after = db.execute(
+            f"SELECT {column} FROM records WHERE user_id = ? AND session_id = ? AND kind = 'message' "
+            "AND (ts > ? OR (ts = ? AND seq > ?)) ORDER BY ts, seq LIMIT ?",
+            (user, session, ts, ts, seq, self.turns),
+        ).fetchall()
+        return [v for (v,) in reversed(before)], [v for (v,) in after]
+
+    def queue(self, record_ids: Sequence[str]) -> None:
+        """Queue new or changed messages, and their neighbours (whose context they change)."""
+        with self.store.transaction() as db:
+            for record_id in record_ids:
+                found = db.execute("SELECT seq FROM records WHERE id = ? AND kind = 'message'",
+                                   (record_id,)).fetchone()
+                if found is None:
+                    continue
+                before, after = self._neighbours(db, found[0], "seq")
+                db.executemany("INSERT OR IGNORE INTO context_queue (seq) VALUES (?)",
+                               [(s,) for s in (found[0], *before, *after)])
+
+    def pending(self) -> int:
+        """Messages waiting for their context."""
+        return int(self.store.read("SELECT COUNT(*) FROM context_queue")[0][0])
+
+    def drain(self, batch: int = 200) -> int:
+        """Compute the context of queued messages (in batches); returns how many were done."""
+        done = 0
+        while True:
+            with self.store.transaction() as db:
+                seqs = [s for (s,) in db.execute("SELECT seq FROM context_queue ORDER BY seq LIMIT ?", (batch,))]
+                if not seqs:
+                    return done
+                marks = ", ".join("?" for _ in seqs)
+                texts = dict(db.execute(f"SELECT seq, text FROM records WHERE kind = 'message' "
+                                        f"AND seq IN ({marks})", seqs).fetchall())
+                db.execute(f"DELETE FROM context_fts WHERE rowid IN ({marks})", seqs)
+                for seq, text in texts.items():
+                    before, after = self._neighbours(db, seq, "text")
+                    db.execute("INSERT INTO context_fts (rowid, text, context) VALUES (?, ?, ?)",
+                               (seq, text, " ".join([*before, *after])))
+                db.execute(f"DELETE FROM context_queue WHERE seq IN ({marks})", seqs)
+                done += len(seqs)
+
+    def search(self, match: str, filters: Filters, limit: int, weight: float) -> list[tuple[str, float]]:
+        """Ids ranked by BM25 (best first): messages over their text and, at ``weight``, their
+        neighbours' text; every other record over its own text (``records_fts``)."""
+        where, params = filters.sql()
+        with_context = (
+            f"SELECT r.id, bm25(context_fts, 1.0, {float(weight)!r}) AS rank FROM context_fts "
+            f"JOIN records r ON r.seq = context_fts.rowid WHERE context_fts MATCH ? AND {where} "
+            "ORDER BY rank LIMIT ?"
+        )
+        without = (
+            "SELECT r.id, bm25(records_fts) AS rank FROM records_fts "
+            "JOIN records r ON r.seq = records_fts.rowid "
+            f"WHERE records_fts MATCH ? AND {where} "
+            "AND NOT EXISTS (SELECT 1 FROM context_fts c WHERE c.rowid = r.seq) ORDER BY rank LIMIT ?"
+        )
+        rows = self.store.read(with_context, [match, *params, limit])
+        rows += self.store.read(without, [match, *params, limit])
+        ranked = sorted(((str(i), -float(rank)) for i, rank in rows), key=lambda pair: -pair[1])
+        return ranked[:limit]
