@@ -9,7 +9,8 @@ message itself, never the neighbours.
 It lives beside the record store's own keyword index (which is untouched). ``turns`` neighbours
 on each side (setting ``context_turns``, default 2) make a message's context:
 
-- ``context_fts(text, context)``: rowid = ``records.seq``; rows exist only for messages whose
+- ``context_fts(text, context, scope)``: rowid = ``records.seq`` (``scope``: the user's token, as in
+  ``records_fts``, weight 0); rows exist only for messages whose
   context was computed. Records without a row (other kinds, or messages not yet processed) are
   still found through ``records_fts``.
 - ``context_queue(seq)``: messages whose context must be (re)computed. The background worker
@@ -28,10 +29,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .store_sqlite import scope_token
+
 if TYPE_CHECKING:
     from .store_sqlite import Filters, SQLiteRecordStore
 
-VERSION = "2"
+VERSION = "3"
 """Bump to rebuild every store's context rows on next open."""
 
 _BEFORE = (
@@ -51,8 +54,9 @@ def _schema(turns: int) -> list[str]:
         _BEFORE.format(col="seq", r="old", n=turns), _AFTER.format(col="seq", r="old", n=turns)
     )
     return [
-        "CREATE VIRTUAL TABLE IF NOT EXISTS context_fts USING fts5 ("
-        "text, context, tokenize='porter unicode61 remove_diacritics 2')",
+        "DROP TABLE IF EXISTS context_fts",  # rebuilt from the queue below (layout may have changed)
+        "CREATE VIRTUAL TABLE context_fts USING fts5 ("
+        "text, context, scope, tokenize='porter unicode61 remove_diacritics 2')",
         "CREATE TABLE IF NOT EXISTS context_queue (seq INTEGER PRIMARY KEY)",
         "DROP TRIGGER IF EXISTS context_on_delete",
         # A deleted message takes its row along, and its neighbours' rows (they quoted it) until
@@ -129,13 +133,13 @@ class ContextIndex:
                 if not seqs:
                     return done
                 marks = ", ".join("?" for _ in seqs)
-                texts = dict(db.execute(f"SELECT seq, text FROM records WHERE kind = 'message' "
-                                        f"AND seq IN ({marks})", seqs).fetchall())
+                rows = db.execute(f"SELECT seq, text, user_id FROM records WHERE kind = 'message' "
+                                  f"AND seq IN ({marks})", seqs).fetchall()
                 db.execute(f"DELETE FROM context_fts WHERE rowid IN ({marks})", seqs)
-                for seq, text in texts.items():
+                for seq, text, user in rows:
                     before, after = self._neighbours(db, seq, "text")
-                    db.execute("INSERT INTO context_fts (rowid, text, context) VALUES (?, ?, ?)",
-                               (seq, text, " ".join([*before, *after])))
+                    db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
+                               (seq, text, " ".join([*before, *after]), scope_token(user)))
                 db.execute(f"DELETE FROM context_queue WHERE seq IN ({marks})", seqs)
                 done += len(seqs)
 
@@ -143,18 +147,19 @@ class ContextIndex:
         """Ids ranked by BM25 (best first): messages over their text and, at ``weight``, their
         neighbours' text; every other record over its own text (``records_fts``)."""
         where, params = filters.sql()
+        scope = f'scope : "{scope_token(filters.user_id)}"'
         with_context = (
-            f"SELECT r.id, bm25(context_fts, 1.0, {float(weight)!r}) AS rank FROM context_fts "
+            f"SELECT r.id, bm25(context_fts, 1.0, {float(weight)!r}, 0.0) AS rank FROM context_fts "
             f"JOIN records r ON r.seq = context_fts.rowid WHERE context_fts MATCH ? AND {where} "
             "ORDER BY rank LIMIT ?"
         )
         without = (
-            "SELECT r.id, bm25(records_fts) AS rank FROM records_fts "
+            "SELECT r.id, bm25(records_fts, 1.0, 0.0) AS rank FROM records_fts "
             "JOIN records r ON r.seq = records_fts.rowid "
             f"WHERE records_fts MATCH ? AND {where} "
             "AND NOT EXISTS (SELECT 1 FROM context_fts c WHERE c.rowid = r.seq) ORDER BY rank LIMIT ?"
         )
-        rows = self.store.read(with_context, [match, *params, limit])
-        rows += self.store.read(without, [match, *params, limit])
+        rows = self.store.read(with_context, [f"{scope} AND {{text context}} : ({match})", *params, limit])
+        rows += self.store.read(without, [f"{scope} AND text : ({match})", *params, limit])
         ranked = sorted(((str(i), -float(rank)) for i, rank in rows), key=lambda pair: -pair[1])
         return ranked[:limit]
