@@ -8,7 +8,7 @@ import pytest
 
 from agent_memory_plugins.core.filters import check_where, to_sql
 from agent_memory_plugins.core.policy import fit_context, should_fold, window_start
-from agent_memory_plugins.core.ranking import Weights, final_score, fuse, recency
+from agent_memory_plugins.core.ranking import Weights, final_score, fuse, recency, with_rescored
 from agent_memory_plugins.core.salience import estimate_importance
 from agent_memory_plugins.core.store_sqlite import match_expression
 from agent_memory_plugins.core.summarizer import ExtractiveSummarizer
@@ -161,3 +161,26 @@ def test_where_filter_translation() -> None:
 def test_where_filter_refuses_what_it_cannot_apply(bad: object) -> None:
     with pytest.raises(InvalidFilterError):
         check_where(bad)
+
+
+def test_rescored_candidates_take_their_dense_place() -> None:
+    dense = [("a", 0.9), ("b", 0.5)]
+    merged = with_rescored(dense, {"c": 0.7, "a": 0.1, "d": 0.2})
+    assert merged == [("a", 0.9), ("c", 0.7), ("b", 0.5), ("d", 0.2)]  # known ids keep their score
+    parts = fuse(merged, [("c", 3.0)], Weights())
+    assert parts["c"]["dense_rank"] == 2 and parts["c"]["keyword_rank"] == 1
+
+
+def test_a_keyword_match_beyond_the_dense_cutoff_gets_its_exact_dense_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agent_memory_plugins.core.memory as core_memory
+    from agent_memory_plugins import MemoryCore
+
+    with MemoryCore(candidates=1) as memory:  # the dense search returns one candidate
+        for n in range(8):
+            memory.remember(f"Reminder {n}: water the plants on the balcony")
+        target = memory.remember("The balcony door code is 4471")
+        memory.flush()
+        hit = memory.search("water plants balcony code", k=1)[0]
+        assert hit.record.id == target.id and hit.explain["keyword_rank"] == 1 and hit.explain["dense_rank"] == 2
+        monkeypatch.setattr(core_memory, "RESCORED", 0)  # without rescoring it had no dense rank at all
+        assert "dense_rank" not in memory.search("water plants balcony code", k=1)[0].explain

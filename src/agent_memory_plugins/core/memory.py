@@ -27,7 +27,7 @@ from .embeddings import CachedEmbedder, resolve_embedder
 from .longterm import LongTermMemory
 from .policy import fit_context, should_fold, window_start
 from .query_analysis import find_time
-from .ranking import Weights, final_score, fuse, time_factor
+from .ranking import RESCORED, Weights, final_score, fuse, time_factor, with_rescored
 from .salience import estimate_importance
 from .store_sqlite import (
     PURGE_PENDING,
@@ -408,6 +408,10 @@ class MemoryCore(LongTermMemory):
             dense = self.index.query(vector, _chroma_where(filters, self.index.scope), limit, allowed)
         match = match_expression(text)
         keyword = self._keyword_search(match, filters, limit) if match else []
+        if dense:  # keyword favourites that the approximate dense search missed: score them exactly
+            seen = {record_id for record_id, _ in dense}
+            missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
+            dense = with_rescored(dense, self.index.similarities(vector, missed))
         parts = fuse(dense, keyword, self.weights)
         rows = self.store.get_filtered(list(parts), filters)  # the record store has the last word
         span = find_time(text, lambda: self._newest(filters.user_id)) if self.weights.time > 0 else None

@@ -34,6 +34,24 @@ class Weights:
         )
 
 
+RESCORED = 20
+"""Best keyword candidates whose dense similarity is computed exactly when the approximate dense
+search did not return them."""
+
+
+def with_rescored(dense: Sequence[tuple[str, float]], exact: dict[str, float]) -> list[tuple[str, float]]:
+    """The dense ranking with exactly scored extra candidates put in their place (best first).
+
+    Approximate nearest-neighbour search can miss a record, and a dense ranking stops at its
+    candidate limit; a record that the keyword ranking puts near the top then had no dense rank
+    at all. Scoring it exactly gives it the dense rank it deserves.
+    """
+    known = {record_id for record_id, _ in dense}
+    merged = list(dense) + [(i, s) for i, s in exact.items() if i not in known]
+    merged.sort(key=lambda pair: -pair[1])
+    return merged
+
+
 def fuse(
     dense: Sequence[tuple[str, float]],
     keyword: Sequence[tuple[str, float]],

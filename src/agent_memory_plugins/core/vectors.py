@@ -147,6 +147,19 @@ class ChromaIndex:
         distances = (result.get("distances") or [[]])[0]
         return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
 
+    def similarities(self, vector: Sequence[float] | Any, ids: Sequence[str]) -> dict[str, float]:
+        """Exact cosine similarity of ``vector`` to the stored vectors of ``ids`` (those present)."""
+        if not ids:
+            return {}
+        found = self._use(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
+        query = np.asarray(vector, dtype=np.float64)
+        similarities = {}
+        for record_id, stored in zip(found["ids"], found["embeddings"], strict=True):
+            other = np.asarray(stored, dtype=np.float64)
+            norm = float(np.linalg.norm(query) * np.linalg.norm(other))
+            similarities[str(record_id)] = float(query @ other) / norm if norm else 0.0
+        return similarities
+
     def count(self) -> int:
         """Vectors stored."""
         return int(self._use(lambda collection: collection.count()))
