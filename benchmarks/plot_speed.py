@@ -26,7 +26,8 @@ SERIES = {
     "recall": [("search_p50_ms", "search p50", "o-", "C0"), ("search_p95_ms", "search p95", "o--", "C0"),
                ("raw_embed_plus_query_p50_ms", "query embedding + raw Chroma query p50", "s:", "C7")],
     "write": [("add_message_p50_ms", "add_message p50", "o-", "C2"),
-              ("add_message_p99_ms", "add_message p99", "o--", "C2")],
+              ("add_message_p99_ms", "add_message p99", "o--", "C2"),
+              ("fdatasync_p99_ms", "the disk's own fdatasync p99, same run", "s:", "C7")],
 }
 PEER_STYLE = {"LangChain": ("^", "C3"), "LlamaIndex": ("v", "C1")}
 
@@ -48,8 +49,8 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     for axis, panel in zip(axes, ("recall", "write"), strict=True):
         for key, label, style, color in SERIES[panel]:
             for run in dict.fromkeys(p["run"] for p in points):
-                xs = [p["size"] for p in points if p["run"] == run]
-                ys = [p[key] for p in points if p["run"] == run]
+                xs = [p["size"] for p in points if p["run"] == run and key in p]
+                ys = [p[key] for p in points if p["run"] == run and key in p]
                 axis.plot(xs, ys, style, color=color, label=label if run == points[0]["run"] else None,
                           alpha=1.0 if run == points[0]["run"] else 0.6)
         for peer_name, (marker, color) in PEER_STYLE.items():

@@ -69,6 +69,10 @@ def test_sigkill_never_loses_acknowledged_writes(tmp_path: Path) -> None:
         assert acknowledged <= set(stored)  # nothing acknowledged was lost
         stats = memory.stats()
         assert stats["pending_index"] == 0 and stats["vectors"] == stats["records"]
-        for record_id in sorted(acknowledged)[:5]:  # acknowledged writes are searchable again
+    # Acknowledged writes are searchable again: their vectors were rebuilt from the outbox. Checked
+    # on the dense ranking alone: the texts differ by a digit or two, so BM25 ties over hundreds of
+    # them and the keyword ranking (weighted 4x) may push an exact match below k.
+    with MemoryCore(folder, window_messages=4, fold_batch=2, keyword_weight=0.0) as memory:
+        for record_id in sorted(acknowledged)[:5]:
             text = memory.get(record_id).text
             assert record_id in {hit.record.id for hit in memory.search(text, k=10)}
