@@ -1,6 +1,6 @@
 """Speed and scale of the memory core, as figures and as ratios measured side by side in one run.
 
-    python benchmarks/speed.py --quick             # CI-sized (about a minute): a 2k store
+    python benchmarks/speed.py --quick             # CI-sized (a minute or two): a 2k store
     python benchmarks/speed.py                     # 10k and 100k stores, with the peers
     python benchmarks/speed.py --scale 1000000     # 10k and 1M stores (no peers; takes long)
 
