@@ -1,6 +1,6 @@
 """Speed and scale of the memory core, as figures and as ratios measured side by side in one run.
 
-    python benchmarks/speed.py --quick             # CI-sized (about a minute): a 2k store
+    python benchmarks/speed.py --quick             # CI-sized (a minute or two): a 2k store
     python benchmarks/speed.py                     # 10k and 100k stores, with the peers
     python benchmarks/speed.py --scale 1000000     # 10k and 1M stores (no peers; takes long)
 
@@ -21,7 +21,8 @@ How each figure is measured:
   default settings, and timed: ``add_message`` (the real write path; the background indexer embeds
   the new messages for real meanwhile), ``search(k=10)`` against one query embedding plus one raw
   Chroma query (k=10, same user filter) on the same collection, alternating per query, and
-  ``context()`` against ``search()`` with the query embedding cached (the overhead of context).
+  ``context()`` against ``search()`` with the query embedding cached, in alternating order (the
+  overhead of context: the median of the paired differences).
   The peers get the same records, vectors and questions (``peers.py``).
 """
 
@@ -279,15 +280,19 @@ def measure_size(size: int, config: dict[str, Any], pool_file: str) -> dict[str,
         if not i % 2:
             raw_query()
 
-    # context() vs search() on the same questions, the query vectors now cached: context's own cost.
+    # context() vs search() on the same question, the query vectors now cached, in alternating order:
+    # context's own cost is the median of the paired differences (steadier than a difference of medians).
     warm_search, warm_context = [], []
-    for question in questions:
-        start = time.perf_counter()
-        memory.search(question, user_id=user, k=10)
-        warm_search.append(ms_since(start))
-        start = time.perf_counter()
-        memory.context("bench-latency", question, user_id=user, k=10)
-        warm_context.append(ms_since(start))
+    for i, question in enumerate(questions):
+        for call in ("search", "context") if i % 2 == 0 else ("context", "search"):
+            start = time.perf_counter()
+            if call == "search":
+                memory.search(question, user_id=user, k=10)
+                warm_search.append(ms_since(start))
+            else:
+                memory.context("bench-latency", question, user_id=user, k=10)
+                warm_context.append(ms_since(start))
+    paired = [c - s for c, s in zip(warm_context, warm_search, strict=True)]
     figures.update({
         "add_message_p50_ms": percentile(writes, 50), "add_message_p99_ms": percentile(writes, 99),
         "add_message_max_ms": max(writes),
@@ -297,7 +302,7 @@ def measure_size(size: int, config: dict[str, Any], pool_file: str) -> dict[str,
         "search_vs_raw": percentile(ours, 50) / percentile(raw, 50),
         "search_cached_embedding_p50_ms": percentile(warm_search, 50),
         "context_cached_embedding_p50_ms": percentile(warm_context, 50),
-        "context_overhead_ms": percentile(warm_context, 50) - percentile(warm_search, 50),
+        "context_overhead_ms": percentile(paired, 50),
         **memory_mb(),
         "baseline_rss_mb": base["rss_mb"],
     })
