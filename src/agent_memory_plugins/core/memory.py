@@ -52,6 +52,8 @@ TOKEN_WINDOW_SCAN = 1000
 """Most messages a token-only window (``window_messages=None``) looks back over."""
 FOLD_PASSES = 3
 """Folding passes one drain makes (a fold that raced another process is retried)."""
+SUPERSESSION_MARGIN = 10
+"""Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
 MAX_ID_FILTER = 10_000
 """Most records a ``where`` filter may select for dense search to be limited to exactly them."""
 MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
@@ -413,20 +415,20 @@ class MemoryCore(LongTermMemory):
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
             dense = with_rescored(dense, self.index.similarities(vector, missed))
         parts = fuse(dense, keyword, self.weights)
-        rows = self.store.get_filtered(list(parts), filters)  # the record store has the last word
+        fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
         span = find_time(text, lambda: self._newest(filters.user_id)) if self.weights.time > 0 else None
         now = time.time()
-        hits = []
-        for record_id, row in rows.items():
-            record = row.record
-            explain = {**parts[record_id], **final_score(
-                parts[record_id]["fusion"], record.importance, now - record.timestamp.timestamp(),
-                self.weights,
-            )}
-            when = time_factor(span, record.timestamp.timestamp(), self.weights)
+        explains = {}
+        for record_id, (importance, said) in fields.items():
+            explain = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance, now - said,
+                                                         self.weights)}
+            when = time_factor(span, said, self.weights)
             if when != 1.0:
                 explain["time"], explain["score"] = when, explain["score"] * when
-            hits.append(Hit(record, explain["score"], explain))
+            explains[record_id] = explain
+        best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
+        rows = self.store.get_filtered(best[: k + SUPERSESSION_MARGIN], filters)  # whole records: the best only
+        hits = [Hit(rows[i].record, explains[i]["score"], explains[i]) for i in best if i in rows]
 
         def scoped(ids: list[str]) -> dict[str, MemoryRecord]:
             return {i: row.record for i, row in self.store.get_filtered(ids, filters).items()}

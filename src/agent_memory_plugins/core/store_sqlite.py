@@ -557,6 +557,20 @@ class SQLiteRecordStore:
                 found[stored.record.id] = stored
         return found
 
+    def scoring_fields(self, ids: Sequence[str], filters: Filters) -> dict[str, tuple[float, float]]:
+        """``(importance, timestamp)`` of the records among ``ids`` that match ``filters``: what
+        ranking needs, without reading whole records."""
+        where, params = filters.sql()
+        found: dict[str, tuple[float, float]] = {}
+        for chunk in _chunks(list(ids), 500):
+            sql = (
+                f"SELECT r.id, r.importance, r.ts FROM records r "
+                f"WHERE r.id IN ({', '.join('?' for _ in chunk)}) AND {where}"
+            )
+            for record_id, importance, ts in self._read(sql, [*chunk, *params]):
+                found[str(record_id)] = (float(importance), float(ts))
+        return found
+
     def select(self, filters: Filters, order: str = "ts, seq", limit: int | None = None) -> list[StoredRow]:
         """Records matching ``filters`` in ``order``."""
         where, params = filters.sql()
