@@ -269,7 +269,9 @@ def measure_size(size: int, config: dict[str, Any], pool_file: str) -> dict[str,
         def raw_query(question: str = question) -> None:
             start = time.perf_counter()
             vector = encode([question])[0].tolist()
-            memory.index.collection.query(query_embeddings=[vector], n_results=10, where={"user_id": user})
+            memory.index.collection.query(
+                query_embeddings=[vector], n_results=10, where={"user_id": memory.index.scope(user)}
+            )
             raw.append(ms_since(start))
 
         if i % 2:
