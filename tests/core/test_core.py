@@ -238,3 +238,24 @@ def test_window_limits_can_be_switched_off() -> None:
         assert memory.settings.window_messages is None
         window = memory.window("s1")
         assert 5 < len(window) < 30 and window[-1].text == "short line 29"
+
+
+def test_a_fold_never_takes_messages_that_arrive_while_it_reads() -> None:
+    with MemoryCore(window_messages=4, fold_batch=2, background=False) as memory:
+        memory.add_message("s", "user", "first")
+        reads = {"n": 0}
+
+        def concurrent_write_before_second_read(read):  # type: ignore[no-untyped-def]
+            def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
+                reads["n"] += 1
+                if reads["n"] == 2:  # another thread writes between the fold's two reads
+                    memory.add_messages("s", [{"role": "user", "content": "second"},
+                                              {"role": "user", "content": "third"}])
+                return read(*args, **kwargs)
+            return wrapped
+
+        unsummarized = memory.store.unsummarized
+        memory._window_rows = concurrent_write_before_second_read(memory._window_rows)  # type: ignore[method-assign]
+        memory.store.unsummarized = concurrent_write_before_second_read(unsummarized)  # type: ignore[method-assign]
+        memory._fold("default", "s", force=False)
+        assert len(unsummarized("default", "s")) == 3  # all three are still in the window of 4: none folded

@@ -710,8 +710,12 @@ class MemoryCore(LongTermMemory):
         return folded
 
     def _fold(self, user: str, session: str, force: bool) -> bool:
+        # Unfolded messages first, the window second: a message written in between only moves the
+        # window on, so nothing still in the window can be folded (the other order could fold the
+        # newest messages when they arrived between the two reads).
+        unfolded = self.store.unsummarized(user, session)
         in_window = {row.record.id for row in self._window_rows(session, user)}
-        pending = [row for row in self.store.unsummarized(user, session) if row.record.id not in in_window]
+        pending = [row for row in unfolded if row.record.id not in in_window]
         if not should_fold(len(pending), self.settings.fold_batch, force):
             if pending:
                 with self._dirty_lock:
