@@ -21,13 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import numpy as np
+from typing import Literal
 
 from ..records import MemoryRecord
 
-__all__ = ["Decision", "content_words", "cosine", "decide", "normalise", "subject_of", "value_tokens"]
+__all__ = ["Decision", "content_words", "decide", "normalise", "subject_of", "value_tokens"]
 
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
@@ -122,13 +120,6 @@ class Decision:
     superseded: tuple[str, ...] = ()
     """Ids the new record supersedes (for ``supersede``)."""
     similarity: float | None = None
-
-
-def cosine(a: Sequence[float] | Any, b: Sequence[float] | Any) -> float:
-    """Cosine similarity of two vectors (lists or NumPy arrays; 0.0 when either is all zeros)."""
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ y) / norm if norm else 0.0
 
 
 def decide(

@@ -37,6 +37,13 @@ class Embedder(Protocol):
         ...
 
 
+
+def cosine(a: Sequence[float] | Any, b: Sequence[float] | Any) -> float:
+    """Cosine similarity of two vectors (lists or NumPy arrays; 0.0 when either is all zeros)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y) / norm if norm else 0.0
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use (CPU)."""
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidInputError, NotFoundError
 from ..records import CleanupReport, HistoryEvent, Hit, Link, MemoryRecord
 from . import validation as check
-from .consolidation import Decision, cosine, decide, subject_of
+from .consolidation import Decision, decide, subject_of
+from .embeddings import cosine
 from .store_sqlite import Filters, match_expression
 
 if TYPE_CHECKING:
@@ -163,9 +164,9 @@ class LongTermMemory:
         if match:
             ids.update((i, None) for i, _ in self.store.keyword_search(match, filters, CONSOLIDATION_NEIGHBOURS))
         vector = self.embedder.embed([record.text])[0]
-        if self.index.count() > 0:
-            where = {"$and": [{"user_id": {"$eq": self.index.scope(record.user_id)}}, {"kind": {"$eq": record.kind}}]}
-            ids.update((i, None) for i, _ in self.index.query(vector, where, CONSOLIDATION_NEIGHBOURS))
+        if not self.index.is_empty():
+            nearest = self.index.query(vector, self.index.where(filters), CONSOLIDATION_NEIGHBOURS)
+            ids.update((i, None) for i, _ in nearest)
         rows = self.store.get_filtered(list(ids), filters)
         active = [row.record for row in rows.values() if row.record.superseded_by is None]
         vectors = self.embedder.embed([other.text for other in active]) if active else []

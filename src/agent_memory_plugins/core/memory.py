@@ -407,7 +407,7 @@ class MemoryCore(LongTermMemory):
             allowed, limit = None, limit * 4  # too many to list: filter the nearest ones afterwards
         if self.settings.dense_weight > 0 and not self.index.is_empty() and allowed != []:
             vector = self.embedder.embed_query(text)
-            dense = self.index.query(vector, _chroma_where(filters, self.index.scope), limit, allowed)
+            dense = self.index.query(vector, self.index.where(filters), limit, allowed)
         match = match_expression(text)
         keyword = self._keyword_search(match, filters, limit) if match else []
         if dense:  # keyword favourites that the approximate dense search missed: score them exactly
@@ -778,16 +778,4 @@ class MemoryCore(LongTermMemory):
     areindex = _in_thread(reindex)
     aflush = _in_thread(flush)
     aclose = _in_thread(close)
-
-
-def _chroma_where(filters: Filters, scope: Callable[[str], str]) -> dict[str, Any]:
-    """The scope of a search over Chroma's metadata (ids as digests; ``where`` is not here)."""
-    parts: list[dict[str, Any]] = [{"user_id": {"$eq": scope(filters.user_id)}}]
-    if filters.session_id is not None:
-        parts.append({"session_id": {"$eq": scope(filters.session_id)}})
-    if filters.agent_id is not None:
-        parts.append({"agent_id": {"$eq": scope(filters.agent_id)}})
-    if filters.kinds:
-        parts.append({"kind": {"$in": list(filters.kinds)}})
-    return parts[0] if len(parts) == 1 else {"$and": parts}
 

@@ -26,7 +26,6 @@ MAX_COUNT = 1_000_000
 """Largest ``k`` or ``limit`` accepted (SQLite and Chroma take nothing near 2**63)."""
 _MEMORY_ID = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 ROLE_ALIASES = {"human": "user", "ai": "assistant", "function": "tool"}
 
 
@@ -83,16 +82,22 @@ def check_kinds(kinds: object) -> tuple[str, ...] | None:
 
 def check_id(value: object, what: str) -> str:
     """Return a session, user or agent id: a non-empty string, no control characters, ≤256."""
+    return _check_label(value, what, MAX_ID_CHARS, InvalidIdError)
+
+
+def _check_label(value: object, what: str, max_chars: int, error: type[InvalidInputError]) -> str:
+    """``value`` if it is non-blank text of at most ``max_chars`` that UTF-8 can store, without
+    control characters; else ``error`` naming what is wrong."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidIdError(f"{what} must be a non-empty str, got {value!r}")
-    if len(value) > MAX_ID_CHARS:
-        raise InvalidIdError(f"{what} is {len(value)} characters long; the limit is {MAX_ID_CHARS}")
+        raise error(f"{what} must be a non-empty str, got {value!r}")
+    if len(value) > max_chars:
+        raise error(f"{what} is {len(value)} characters long; the limit is {max_chars}")
     if _CONTROL.search(value):
-        raise InvalidIdError(f"{what} {value!r} contains control characters")
+        raise error(f"{what} {value!r} contains control characters")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidIdError(f"{what} {value!r} is not valid UTF-8 (lone surrogate)") from None
+        raise error(f"{what} {value!r} is not valid UTF-8 (lone surrogate)") from None
     return value
 
 
@@ -190,14 +195,8 @@ def check_duration(value: object, what: str) -> float | None:
 
 
 def check_text_field(value: object, what: str, max_chars: int = 256) -> str:
-    """A short non-blank label (a key, a relation, a skill name)."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be non-empty text, got {value!r}")
-    if len(value) > max_chars or _CONTROL.search(value) or _SURROGATE.search(value):
-        raise InvalidInputError(
-            f"{what} must be at most {max_chars} characters without control characters or lone surrogates"
-        )
-    return value.strip()
+    """A short non-blank label (a key, a relation, a skill name), without surrounding spaces."""
+    return _check_label(value, what, max_chars, InvalidInputError).strip()
 
 
 def to_epoch(value: object, now: float) -> float:

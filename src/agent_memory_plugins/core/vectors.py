@@ -22,13 +22,17 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 
 from ..errors import ConfigurationError, MissingDependencyError, StoreInUseError
 from ..records import MemoryRecord
+from .embeddings import cosine
+
+if TYPE_CHECKING:
+    from .store_sqlite import Filters
 
 T = TypeVar("T")
 LOCK_FILE = "chroma.lock"
@@ -107,6 +111,18 @@ class ChromaIndex:
         """The keyed digest under which a user, session or agent id is stored in Chroma."""
         return hmac.new(self.key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
+    def where(self, filters: Filters) -> dict[str, Any]:
+        """Chroma's ``where`` for the scope of ``filters`` (ids as digests; metadata ``where`` is
+        resolved in SQLite, never here)."""
+        parts: list[dict[str, Any]] = [{"user_id": {"$eq": self.scope(filters.user_id)}}]
+        if filters.session_id is not None:
+            parts.append({"session_id": {"$eq": self.scope(filters.session_id)}})
+        if filters.agent_id is not None:
+            parts.append({"agent_id": {"$eq": self.scope(filters.agent_id)}})
+        if filters.kinds:
+            parts.append({"kind": {"$in": list(filters.kinds)}})
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
     def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
         """Store the vectors of ``records`` with their (digested) scope, kind, role and time."""
         if not records:
@@ -152,13 +168,10 @@ class ChromaIndex:
         if not ids:
             return {}
         found = self._use(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
-        query = np.asarray(vector, dtype=np.float64)
-        similarities = {}
-        for record_id, stored in zip(found["ids"], found["embeddings"], strict=True):
-            other = np.asarray(stored, dtype=np.float64)
-            norm = float(np.linalg.norm(query) * np.linalg.norm(other))
-            similarities[str(record_id)] = float(query @ other) / norm if norm else 0.0
-        return similarities
+        return {
+            str(record_id): cosine(vector, stored)
+            for record_id, stored in zip(found["ids"], found["embeddings"], strict=True)
+        }
 
     def count(self) -> int:
         """Vectors stored."""
