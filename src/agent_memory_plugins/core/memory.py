@@ -388,18 +388,10 @@ class MemoryCore(LongTermMemory):
         ``Hit.explain`` holds each part of the score. The result is a ``list`` of hits that also
         renders in Jupyter (:class:`SearchResults`).
         """
-        from .filters import check_where
-
         self._check_open()
         text = check.check_content(query, self.settings.max_content_chars, "query")
         check.check_count(k, "k", 1)
-        filters = Filters(
-            user_id=check.check_id(user_id, "user_id"),
-            session_id=check.check_optional_id(session_id, "session_id"),
-            kinds=check.check_kinds(kinds),
-            agent_id=check.check_optional_id(agent_id, "agent_id"),
-            where=check_where(dict(where) if isinstance(where, Mapping) else where),
-        )
+        filters = _checked_filters(user_id, session_id, kinds, where, agent_id)
         limit = max(k, self.settings.candidates)
         dense: list[tuple[str, float]] = []
         allowed = self.store.ids_matching(filters, MAX_ID_FILTER + 1) if filters.where else None
@@ -586,13 +578,8 @@ class MemoryCore(LongTermMemory):
         limit: int | None = None,
     ) -> list[MemoryRecord]:
         """A user's records, filtered by kind, session and metadata ``where``, in time order."""
-        from .filters import check_where
-
         count = None if limit is None else check.check_count(limit, "limit", 1)
-        filters = Filters(
-            user_id=check.check_id(user_id, "user_id"), session_id=check.check_optional_id(session_id, "session_id"),
-            kinds=check.check_kinds(kinds), where=check_where(dict(where) if isinstance(where, Mapping) else where),
-        )
+        filters = _checked_filters(user_id, session_id, kinds, where)
         order = "ts DESC, seq DESC" if newest_first else "ts, seq"
         return [row.record for row in self.store.select(filters, order=order, limit=count)]
 
@@ -779,3 +766,17 @@ class MemoryCore(LongTermMemory):
     aflush = _in_thread(flush)
     aclose = _in_thread(close)
 
+
+def _checked_filters(
+    user_id: object, session_id: object, kinds: object, where: object, agent_id: object = None
+) -> Filters:
+    """The scope and filters of a read, each argument checked (errors name the argument)."""
+    from .filters import check_where
+
+    return Filters(
+        user_id=check.check_id(user_id, "user_id"),
+        session_id=check.check_optional_id(session_id, "session_id"),
+        kinds=check.check_kinds(kinds),
+        agent_id=check.check_optional_id(agent_id, "agent_id"),
+        where=check_where(dict(where) if isinstance(where, Mapping) else where),
+    )
