@@ -211,6 +211,10 @@ class SQLiteRecordStore:
                 if name not in present:
                     db.execute(f"ALTER TABLE records ADD COLUMN {name} {declaration}")
             db.execute("CREATE INDEX IF NOT EXISTS records_by_key ON records (user_id, kind, key)")
+            # the worker's expiry sweep reads this every expiry_interval: no scan of every record
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at) WHERE expires_at IS NOT NULL"
+            )
 
     # -- plumbing ---------------------------------------------------------------------------
     @contextmanager
