@@ -130,6 +130,8 @@ def test_skills_by_trigger_and_by_meaning_with_outcome_counts(memory: MemoryCore
         memory.record_skill_outcome(memory.remember("a plain fact").id, success=True)
     with pytest.raises(InvalidInputError):
         memory.add_skill("x", "y", triggers="not a list")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        memory.add_skill("x", "y", triggers=None)  # type: ignore[arg-type]
 
 
 def test_events_carry_when_and_outcome_and_search_filters_by_kind(memory: MemoryCore) -> None:
@@ -336,6 +338,15 @@ def test_a_failing_or_unreadable_consolidator_changes_nothing() -> None:
             assert memory.get(first.id).superseded_by is None and len(memory.records()) == 2
     with pytest.raises(ConfigurationError):
         MemoryCore(consolidator=42)
+
+
+def test_remember_refuses_text_that_is_not_text(memory: MemoryCore) -> None:
+    from agent_memory_plugins import InvalidContentError
+
+    for bad in (None, 123, ["I live in Denver"]):
+        with pytest.raises(InvalidContentError):
+            memory.remember(bad)  # type: ignore[arg-type]
+    assert memory.records() == []
 
 
 def test_long_term_reads_and_cleanup_stay_within_one_user(memory: MemoryCore) -> None:

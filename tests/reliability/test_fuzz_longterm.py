@@ -46,7 +46,7 @@ def _ids(core: MemoryCore) -> st.SearchStrategy[Any]:
 
 def _ops(ids: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     return st.one_of(
-        st.tuples(st.just("remember"), st.fixed_dictionaries({"text": TEXTS}, optional={
+        st.tuples(st.just("remember"), st.fixed_dictionaries({"text": st.one_of(TEXTS, ANY)}, optional={
             "user_id": IDS, "kind": KINDS, "key": st.one_of(TEXTS, SCALARS), "ttl": DURATIONS,
             "consolidate": st.one_of(st.booleans(), SCALARS), "metadata": METADATA, "timestamp": TIMES})),
         st.tuples(st.just("set_preference"), st.fixed_dictionaries(

@@ -93,13 +93,15 @@ class LongTermMemory:
         if consolidate not in (None, True, False):
             raise InvalidInputError(f"consolidate must be True, False or None, got {consolidate!r}")
         kind = check.check_kind(kind, ("fact", "event", "preference", "skill"))
+        content = check.check_content(text, self.settings.max_content_chars)
         label = None if key is None else check.check_text_field(key, "key").lower()
+        if label is None and kind == "fact":
+            label = subject_of(content)
         record = self._new_record(
-            text, role="system", kind=kind, user=check.check_id(user_id, "user_id"),
+            content, role="system", kind=kind, user=check.check_id(user_id, "user_id"),
             session=check.check_optional_id(session_id, "session_id"),
             agent=check.check_optional_id(agent_id, "agent_id"), timestamp=timestamp,
-            metadata=metadata, importance=importance, now=time.time(), ttl=ttl,
-            key=label if label is not None or kind != "fact" else subject_of(text),
+            metadata=metadata, importance=importance, now=time.time(), ttl=ttl, key=label,
         )
         wanted = self.settings.consolidate if consolidate is None else consolidate
         if not wanted or kind not in CONSOLIDATED_KINDS:
@@ -242,7 +244,7 @@ class LongTermMemory:
         contains one of its ``triggers`` or means something close. Re-adding a skill under the same
         name with other steps supersedes the old version."""
         label = check.check_text_field(name, "name")
-        if isinstance(triggers, str) or not all(isinstance(t, str) and t.strip() for t in triggers):
+        if not isinstance(triggers, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in triggers):
             raise InvalidInputError(f"triggers must be a list of non-empty phrases, got {triggers!r}")
         extra = {**dict(check.check_metadata(metadata, self.settings.max_metadata_bytes)),
                  "triggers": [t.strip() for t in triggers], "successes": 0, "failures": 0}
