@@ -39,13 +39,20 @@ from agent_memory_plugins.core.ranking import Weights
 from agent_memory_plugins.importers import locomo_sessions
 from agent_memory_plugins.settings import Settings
 
-GRID = [{"keyword_weight": kw, "context_weight": cw} for kw in (2.0, 4.0, 8.0) for cw in (0.25, 0.5, 1.0)]
+GRID = [{"dense_weight": dense, "keyword_weight": round(1 - dense, 2), "question_weight": question}
+        for dense in (0.4, 0.5, 0.6, 0.7) for question in (1.0, 0.85, 0.7)]
 """The free parameters the held-out figure tunes on the other conversations."""
 ABLATIONS = {
-    "ours without neighbour context": {"context_weight": 0.0},
+    "ours without neighbour words (keyword)": {"context_weight": 0.0},
     "ours without time expressions": {"time_boost": 0.0},
-    "ours without both (previous release)": {"context_weight": 0.0, "time_boost": 0.0},
+    "ours without the question weight": {"question_weight": 1.0},
+    "ours, keyword only": {"dense_weight": 0.0},
+    "ours, dense only": {"keyword_weight": 0.0},
 }
+INGEST_ABLATIONS = {
+    "ours without context vectors (dense)": {"context_vector_weight": 0.0},
+}
+"""Variants that need their own store (the setting shapes what indexing writes)."""
 
 K = 10
 Ranker = Callable[[str], list[str]]  # question -> dia_ids, best first
@@ -231,7 +238,8 @@ def held_out(grid_tables: list[list[dict[str, Any]]], names: list[str]) -> dict[
     return {"recall@10": recall, "folds": folds}
 
 
-DEFAULT_POINT = {"keyword_weight": Settings.keyword_weight, "context_weight": Settings.context_weight}
+DEFAULT_POINT = {"dense_weight": Settings.dense_weight, "keyword_weight": Settings.keyword_weight,
+                 "question_weight": Settings.question_weight}
 
 
 def main() -> None:
@@ -263,6 +271,11 @@ def main() -> None:
                 tables[name].append(evaluate(tuned(memory, rank, changes), questions))
             tables["ours, messages only (kinds=['message'])"].append(evaluate(_messages_only(memory), questions))
         memory.close()
+        if not args.no_folds:
+            for name, changes in INGEST_ABLATIONS.items():
+                rank, _, variant = ours(conversation, settings | changes)
+                tables[name].append(evaluate(rank, questions))
+                variant.close()
         _progress(f"{names[number]}: ours and its variants", started)
         if args.ours_only:
             continue

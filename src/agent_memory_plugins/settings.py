@@ -56,15 +56,22 @@ class Settings:
     """Largest JSON-encoded metadata accepted for one record."""
     candidates: int = 100
     """Candidates each ranking (dense, keyword) contributes before fusion."""
-    dense_weight: float = 1.0
-    """Weight of the dense (embedding) ranking in the fusion."""
-    keyword_weight: float = 4.0
-    """Weight of the keyword (FTS5 BM25) ranking in the fusion."""
+    dense_weight: float = 0.6
+    """Weight of the dense (embedding) score in the fusion (each score is divided by the best one)."""
+    keyword_weight: float = 0.4
+    """Weight of the keyword (FTS5 BM25) score in the fusion (each score is divided by the best one)."""
     context_weight: float = 0.5
     """BM25 weight of a message's neighbours (``context_turns`` messages before and after it in its
     session) in keyword recall, against 1.0 for its own words; 0 searches own words only."""
     context_turns: int = 2
     """How many messages on each side of a message are its neighbour context."""
+    context_vector_weight: float = 0.5
+    """Dense recall of a message in context: its vector is its own embedding plus, at this weight
+    divided by the distance, those of its ``context_turns`` neighbours on each side (computed by
+    the background worker); 0 keeps each message's own embedding."""
+    question_weight: float = 0.85
+    """Score factor of a record that only asks (its text ends with "?"): a question holds no fact
+    but shares the words of questions put to memory. 1.0 turns it off."""
     time_boost: float = 1.0
     """How much a query's time expression ("in May 2023", "last week") lifts records from that
     time: their score is multiplied by ``1 + time_boost`` (0 turns it off)."""
@@ -131,7 +138,7 @@ class Settings:
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
-                     "time_boost"):
+                     "time_boost", "context_vector_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
@@ -139,7 +146,7 @@ class Settings:
             raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
         if not isinstance(self.consolidate, bool):
             raise ConfigurationError(f"consolidate must be true or false, got {self.consolidate!r}")
-        for name in ("consolidation_threshold", "superseded_weight", "link_threshold"):
+        for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigurationError(f"{name} must be a number in [0, 1], got {value!r}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
+from agent_memory_plugins.core.context_index import context_vector
 from agent_memory_plugins.core.filters import check_where, to_sql
 from agent_memory_plugins.core.policy import fit_context, should_fold, window_start
-from agent_memory_plugins.core.ranking import Weights, final_score, fuse, recency, with_rescored
+from agent_memory_plugins.core.ranking import Weights, final_score, fuse, question_factor, recency, with_rescored
 from agent_memory_plugins.core.salience import estimate_importance
 from agent_memory_plugins.core.store_sqlite import match_expression
 from agent_memory_plugins.core.summarizer import ExtractiveSummarizer
@@ -74,15 +76,49 @@ def test_fit_context_unbounded_keeps_everything() -> None:
 
 def test_fusion_rewards_agreement() -> None:
     parts = fuse([("a", 0.9), ("b", 0.8)], [("b", 3.0), ("c", 1.0)], Weights(dense=1.0, keyword=1.0))
-    assert parts["b"]["fusion"] > parts["a"]["fusion"] > parts["c"]["fusion"] * 0.99
+    assert parts["b"]["fusion"] > parts["a"]["fusion"] and parts["b"]["fusion"] > parts["c"]["fusion"]
     assert parts["b"]["dense_rank"] == 2 and parts["b"]["keyword_rank"] == 1
     both_first = fuse([("x", 1.0)], [("x", 1.0)], Weights())
     assert both_first["x"]["fusion"] == pytest.approx(1.0)
 
 
+def test_fusion_keeps_a_lead_that_ranks_would_hide() -> None:
+    # a is nearly as good as b on keywords and far better on meaning: rank fusion would tie them
+    parts = fuse([("a", 0.9), ("b", 0.3)], [("b", 1.0), ("a", 0.9)], Weights(dense=1.0, keyword=1.0))
+    assert parts["a"]["fusion"] == pytest.approx((1.0 + 0.9) / 2)
+    assert parts["b"]["fusion"] == pytest.approx((0.3 / 0.9 + 1.0) / 2)
+
+
+def test_fusion_gives_a_record_the_dense_search_missed_its_lowest_score() -> None:
+    parts = fuse([("a", 0.8), ("b", 0.2)], [("c", 2.0)], Weights(dense=0.6, keyword=0.4))
+    assert parts["c"]["fusion"] == pytest.approx((0.6 * 0.2 / 0.8 + 0.4 * 1.0) / 1.0)
+    assert "dense_rank" not in parts["c"] and parts["b"]["fusion"] == pytest.approx(0.6 * 0.25)
+
+
+def test_fusion_counts_negative_cosines_as_zero_and_skips_an_empty_ranking() -> None:
+    parts = fuse([("a", 0.5), ("b", -0.4)], [], Weights(dense=0.6, keyword=0.4))
+    assert parts["a"]["fusion"] == pytest.approx(1.0) and parts["b"]["fusion"] == 0.0
+
+
 def test_fusion_weights_change_the_order() -> None:
-    dense_heavy = fuse([("a", 0.9)], [("b", 3.0)], Weights(dense=2.0, keyword=1.0))
+    dense = [("a", 0.9), ("z", 0.1)]
+    dense_heavy = fuse(dense, [("b", 3.0)], Weights(dense=2.0, keyword=1.0))
     assert dense_heavy["a"]["fusion"] > dense_heavy["b"]["fusion"]
+    keyword_heavy = fuse(dense, [("b", 3.0)], Weights(dense=1.0, keyword=2.0))
+    assert keyword_heavy["b"]["fusion"] > keyword_heavy["a"]["fusion"]
+
+
+def test_a_record_that_only_asks_weighs_less() -> None:
+    assert question_factor(True, Weights(question=0.85)) == 0.85
+    assert question_factor(False, Weights(question=0.85)) == 1.0
+
+
+def test_context_vector_blends_neighbours_by_distance() -> None:
+    own, near, far = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0])
+    blended = context_vector(own, [far, near], [], 0.5)  # before: oldest first
+    assert np.linalg.norm(blended) == pytest.approx(1.0)
+    assert blended[1] == pytest.approx(2 * blended[2]) and blended[0] == pytest.approx(2 * blended[1])
+    assert np.allclose(context_vector(own, [], [], 0.5), own)
 
 
 def test_recency_and_importance_adjust_the_score() -> None:

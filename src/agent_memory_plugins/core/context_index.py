@@ -19,6 +19,11 @@ on each side (setting ``context_turns``, default 2) make a message's context:
   neighbour's row (it quoted the deleted text); the neighbours are queued to be rebuilt. Nothing
   of a forgotten message survives in this index.
 
+The same neighbourhoods give dense recall its context: :meth:`ContextIndex.drain` hands each batch
+to a callback (the core's), which replaces each message's vector by :func:`context_vector` of its
+own embedding and its neighbours'. A message whose neighbour is forgotten is queued again, so its
+vector loses the forgotten one's part too.
+
 Opening a store made before this index existed (or with another ``turns``) queues every message
 once (meta ``context_index``), so old stores gain it in the background without losing anything.
 """
@@ -26,15 +31,18 @@ once (meta ``context_index``), so old stores gain it in the background without l
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .store_sqlite import scope_token
 
 if TYPE_CHECKING:
     from .store_sqlite import Filters, SQLiteRecordStore
 
-VERSION = "3"
+VERSION = "4"
 """Bump to rebuild every store's context rows on next open."""
 
 _BEFORE = (
@@ -47,6 +55,28 @@ _AFTER = (
     "AND p.kind = 'message' AND (p.ts > {r}.ts OR (p.ts = {r}.ts AND p.seq > {r}.seq)) "
     "ORDER BY p.ts, p.seq LIMIT {n}"
 )
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """A message and the texts around it in its session (``before`` oldest first)."""
+
+    record_id: str
+    text: str
+    before: list[str]
+    after: list[str]
+
+
+def context_vector(own: Any, before: Sequence[Any], after: Sequence[Any], weight: float) -> Any:
+    """A message's vector in context: its own plus each neighbour's at ``weight / distance``,
+    normalised to unit length (``before`` oldest first, ``after`` nearest first)."""
+    blend = np.asarray(own, dtype=np.float32).copy()
+    for distance, vector in enumerate(reversed(before), start=1):
+        blend += (weight / distance) * np.asarray(vector, dtype=np.float32)
+    for distance, vector in enumerate(after, start=1):
+        blend += (weight / distance) * np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(blend))
+    return blend / norm if norm > 0 else blend
 
 
 def _schema(turns: int) -> list[str]:
@@ -73,13 +103,16 @@ def _schema(turns: int) -> list[str]:
 class ContextIndex:
     """The neighbour-context keyword index of one :class:`SQLiteRecordStore`.
 
-    ``turns``: how many messages before and after a message (in its session) are its context.
+    ``turns``: how many messages before and after a message (in its session) are its context;
+    ``vector_weight``: the neighbours' weight in context vectors (a store opened with another
+    ``turns`` or ``vector_weight`` queues every message again, to rebuild both).
     """
 
-    def __init__(self, store: SQLiteRecordStore, turns: int = 2) -> None:
+    def __init__(self, store: SQLiteRecordStore, turns: int = 2, vector_weight: float = 0.0) -> None:
         self.store = store
         self.turns = turns
-        state = f"{VERSION}:{turns}"
+        self.vector_weight = vector_weight
+        state = f"{VERSION}:{turns}:{float(vector_weight)!r}"
         with store.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'context_index'").fetchone()
             if row is None or row[0] != state:  # a store from before this index (or other turns)
@@ -124,8 +157,12 @@ class ContextIndex:
         """Messages waiting for their context."""
         return int(self.store.read("SELECT COUNT(*) FROM context_queue")[0][0])
 
-    def drain(self, batch: int = 200) -> int:
-        """Compute the context of queued messages (in batches); returns how many were done."""
+    def drain(self, batch: int = 200, on_batch: Callable[[list[Neighbourhood]], None] | None = None) -> int:
+        """Compute the context of queued messages (in batches); returns how many were done.
+
+        ``on_batch`` gets each batch's neighbourhoods after its rows are written; when it raises,
+        the batch is queued again (and the error raised), so nothing is skipped.
+        """
         done = 0
         while True:
             with self.store.transaction() as db:
@@ -133,15 +170,25 @@ class ContextIndex:
                 if not seqs:
                     return done
                 marks = ", ".join("?" for _ in seqs)
-                rows = db.execute(f"SELECT seq, text, user_id FROM records WHERE kind = 'message' "
+                rows = db.execute(f"SELECT seq, id, text, user_id FROM records WHERE kind = 'message' "
                                   f"AND seq IN ({marks})", seqs).fetchall()
                 db.execute(f"DELETE FROM context_fts WHERE rowid IN ({marks})", seqs)
-                for seq, text, user in rows:
+                found = []
+                for seq, record_id, text, user in rows:
                     before, after = self._neighbours(db, seq, "text")
                     db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
                                (seq, text, " ".join([*before, *after]), scope_token(user)))
+                    found.append(Neighbourhood(str(record_id), text, before, after))
                 db.execute(f"DELETE FROM context_queue WHERE seq IN ({marks})", seqs)
-                done += len(seqs)
+            if on_batch is not None and found:
+                try:
+                    on_batch(found)
+                except BaseException:
+                    with self.store.transaction() as db:
+                        db.executemany("INSERT OR IGNORE INTO context_queue (seq) SELECT seq FROM records "
+                                       "WHERE seq = ?", [(s,) for s in seqs])
+                    raise
+            done += len(seqs)
 
     def search(self, match: str, filters: Filters, limit: int, weight: float) -> list[tuple[str, float]]:
         """Ids ranked by BM25 (best first): messages over their text and, at ``weight``, their

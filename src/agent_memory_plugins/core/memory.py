@@ -22,12 +22,12 @@ from ..settings import Settings
 from . import validation as check
 from .associations import expand_links, rank_superseded
 from .consolidator import resolve_consolidator
-from .context_index import ContextIndex
+from .context_index import ContextIndex, Neighbourhood, context_vector
 from .embeddings import CachedEmbedder, resolve_embedder
 from .longterm import LongTermMemory
 from .policy import fit_context, should_fold, window_start
 from .query_analysis import find_time
-from .ranking import RESCORED, Weights, final_score, fuse, time_factor, with_rescored
+from .ranking import RESCORED, Weights, final_score, fuse, question_factor, time_factor, with_rescored
 from .salience import estimate_importance
 from .store_sqlite import (
     PURGE_PENDING,
@@ -146,7 +146,8 @@ class MemoryCore(LongTermMemory):
             self.store = SQLiteRecordStore(
                 os.path.join(folder, "memory.db") if folder else None, self.settings.durability
             )
-            self.context_index = ContextIndex(self.store, self.settings.context_turns)
+            self.context_index = ContextIndex(self.store, self.settings.context_turns,
+                                              self.settings.context_vector_weight)
         except BaseException:
             self.index.close()
             raise
@@ -381,7 +382,8 @@ class MemoryCore(LongTermMemory):
     ) -> SearchResults:
         """Long-term recall: the ``k`` records of ``user_id`` that best match ``query``.
 
-        Fuses dense (Chroma) and keyword (FTS5 BM25) rankings, then weighs recency and importance.
+        Fuses dense (Chroma) and keyword (FTS5 BM25) scores, then weighs recency, importance, the
+        time the query names and whether a record only asks a question.
         A record superseded by a newer one ranks below it (``explain["superseded_by"]``).
         ``follow_links=True`` brings, after each hit, the records linked to it with at least the
         ``link_threshold`` strength (``explain["linked_from"]``; these come on top of ``k``).
@@ -411,12 +413,15 @@ class MemoryCore(LongTermMemory):
         span = find_time(text, lambda: self._newest(filters.user_id)) if self.weights.time > 0 else None
         now = time.time()
         explains = {}
-        for record_id, (importance, said) in fields.items():
+        for record_id, (importance, said, asks) in fields.items():
             explain = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance, now - said,
                                                          self.weights)}
             when = time_factor(span, said, self.weights)
             if when != 1.0:
                 explain["time"], explain["score"] = when, explain["score"] * when
+            question = question_factor(asks, self.weights)
+            if question != 1.0:
+                explain["question"], explain["score"] = question, explain["score"] * question
             explains[record_id] = explain
         best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
         rows = self.store.get_filtered(best[: k + SUPERSESSION_MARGIN], filters)  # whole records: the best only
@@ -626,12 +631,12 @@ class MemoryCore(LongTermMemory):
             self._forget_ids(self.store.expired_ids(time.time()))
         for _ in range(FOLD_PASSES):  # another pass only when a fold raced another process
             self._index_pending(self.store.outbox_last())
-            self.context_index.drain()
+            self._drain_context()
             self._review_pending()
             if not self._fold_due(force):
                 break
         self._index_pending(self.store.outbox_last())
-        self.context_index.drain()
+        self._drain_context()
         self._last_error = None
 
     def _index_pending(self, upto: int) -> None:
@@ -660,6 +665,28 @@ class MemoryCore(LongTermMemory):
                     self.index.delete([record.id for record in records if record.id not in kept])
                 self.store.ack([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
+
+    def _drain_context(self) -> None:
+        """Neighbour context for queued messages: keyword rows, and vectors in context."""
+        with_vectors = self.settings.context_vector_weight > 0 and self.settings.dense_weight > 0
+        self.context_index.drain(on_batch=self._index_in_context if with_vectors else None)
+
+    def _index_in_context(self, neighbourhoods: list[Neighbourhood]) -> None:
+        """Replace each message's vector by its vector in context (see :func:`context_vector`);
+        the embeddings come from the cache the indexing just filled (or the model, off the write path)."""
+        texts = list(dict.fromkeys(t for n in neighbourhoods for t in (n.text, *n.before, *n.after)))
+        embedded = dict(zip(texts, self.embedder.embed(texts), strict=True))
+        weight = self.settings.context_vector_weight
+        with self._index_lock:
+            rows = self.store.get([n.record_id for n in neighbourhoods], None)
+            present = [n for n in neighbourhoods if n.record_id in rows]
+            self.index.upsert(
+                [rows[n.record_id].record for n in present],
+                [context_vector(embedded[n.text], [embedded[t] for t in n.before], [embedded[t] for t in n.after],
+                                weight) for n in present],
+            )
+            kept = self.store.get([n.record_id for n in present], None)  # forgotten meanwhile: drop
+            self.index.delete([n.record_id for n in present if n.record_id not in kept])
 
     def _apply_deletes(self) -> None:
         items = self.store.outbox(1_000_000, op="delete")

@@ -1,4 +1,4 @@
-"""Pure ranking: fuse the dense and keyword rankings, then weigh recency and importance."""
+"""Pure ranking: fuse the dense and keyword scores, then weigh recency, importance and questions."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from dataclasses import dataclass
 
 from ..settings import Settings
 from .query_analysis import TimeSpan
-
-RRF_K = 60
-"""The constant of reciprocal rank fusion (Cormack et al., 2009)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +20,7 @@ class Weights:
     recency_half_life_days: float = Settings.recency_half_life_days
     importance: float = Settings.importance_weight
     time: float = Settings.time_boost
+    question: float = Settings.question_weight
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Weights:
@@ -30,7 +28,7 @@ class Weights:
         return cls(
             dense=settings.dense_weight, keyword=settings.keyword_weight, recency=settings.recency_weight,
             recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
-            time=settings.time_boost,
+            time=settings.time_boost, question=settings.question_weight,
         )
 
 
@@ -57,21 +55,36 @@ def fuse(
     keyword: Sequence[tuple[str, float]],
     weights: Weights,
 ) -> dict[str, dict[str, float]]:
-    """Weighted reciprocal-rank fusion of two rankings (best first) of ``(id, raw score)``.
+    """Weighted fusion of two rankings (best first) of ``(id, raw score)`` by their scores.
+
+    Each ranking's scores are divided by its best score (a cosine below 0 counts as 0), so the best
+    record of either ranking brings that ranking's whole weight; ``fusion`` is the weighted mean of
+    the two (1.0 for a record that is best in both). A record the dense ranking did not return
+    takes its lowest score (it is at most that close); one the keyword ranking did not return
+    has no keyword score. Unlike rank fusion, a record far ahead on one signal stays ahead.
 
     Returns, per id, the parts of its score: ranks (1-based) and raw scores where the id was found,
-    and ``fusion``, normalised so that an id ranked first by both rankings scores 1.0.
+    and ``fusion``.
     """
-    top = weights.dense / (RRF_K + 1) + weights.keyword / (RRF_K + 1)
+    total = (weights.dense if dense else 0.0) + (weights.keyword if keyword else 0.0)
     parts: dict[str, dict[str, float]] = {}
-    for name, ranking, weight in (("dense", dense, weights.dense), ("keyword", keyword, weights.keyword)):
+    shares: dict[str, dict[str, float]] = {}
+    floors: dict[str, float] = {}
+    for name, ranking in (("dense", dense), ("keyword", keyword)):
+        best = max((max(raw, 0.0) for _, raw in ranking), default=0.0)
+        floors[name] = min((max(raw, 0.0) for _, raw in ranking), default=0.0) / best if best > 0 else 0.0
         for rank, (record_id, raw) in enumerate(ranking, start=1):
-            entry = parts.setdefault(record_id, {"fusion": 0.0})
+            entry = parts.setdefault(record_id, {})
             if f"{name}_rank" in entry:
                 continue
             entry[f"{name}_rank"] = rank
             entry[f"{name}_score"] = raw
-            entry["fusion"] += weight / (RRF_K + rank) / (top or 1.0)
+            shares.setdefault(record_id, {})[name] = max(raw, 0.0) / best if best > 0 else 0.0
+    for record_id, entry in parts.items():
+        share = shares[record_id]
+        dense_part = weights.dense * share.get("dense", floors["dense"]) if dense else 0.0
+        keyword_part = weights.keyword * share.get("keyword", 0.0)
+        entry["fusion"] = (dense_part + keyword_part) / total if total > 0 else 0.0
     return parts
 
 
@@ -91,6 +104,12 @@ def final_score(fusion: float, importance: float, age_seconds: float, weights: W
         "importance": importance,
         "score": fusion * boost,
     }
+
+
+def question_factor(asks: bool, weights: Weights) -> float:
+    """``weights.question`` for a record that only asks (its text ends with a question mark):
+    facts live in statements, and a question shares the words of the questions put to memory."""
+    return weights.question if asks else 1.0
 
 
 def time_factor(span: TimeSpan | None, epoch: float, weights: Weights) -> float:

@@ -561,18 +561,18 @@ class SQLiteRecordStore:
                 found[stored.record.id] = stored
         return found
 
-    def scoring_fields(self, ids: Sequence[str], filters: Filters) -> dict[str, tuple[float, float]]:
-        """``(importance, timestamp)`` of the records among ``ids`` that match ``filters``: what
-        ranking needs, without reading whole records."""
+    def scoring_fields(self, ids: Sequence[str], filters: Filters) -> dict[str, tuple[float, float, bool]]:
+        """``(importance, timestamp, asks)`` of the records among ``ids`` that match ``filters``
+        (``asks``: the text ends with a question mark): what ranking needs, without whole records."""
         where, params = filters.sql()
-        found: dict[str, tuple[float, float]] = {}
+        found: dict[str, tuple[float, float, bool]] = {}
         for chunk in _chunks(list(ids), 500):
             sql = (
-                f"SELECT r.id, r.importance, r.ts FROM records r "
+                f"SELECT r.id, r.importance, r.ts, rtrim(r.text) LIKE '%?' FROM records r "
                 f"WHERE r.id IN ({', '.join('?' for _ in chunk)}) AND {where}"
             )
-            for record_id, importance, ts in self._read(sql, [*chunk, *params]):
-                found[str(record_id)] = (float(importance), float(ts))
+            for record_id, importance, ts, asks in self._read(sql, [*chunk, *params]):
+                found[str(record_id)] = (float(importance), float(ts), bool(asks))
         return found
 
     def select(self, filters: Filters, order: str = "ts, seq", limit: int | None = None) -> list[StoredRow]:
