@@ -169,8 +169,9 @@ class SearchResults(list[Hit]):
         if not rows:
             return _wrap(head + '<p class="amp-muted">Nothing matched.</p>')
         legend = ('<p class="amp-muted">score = fusion × (1 + recency weight × recency + importance weight × '
-                  "(importance − 0.5)); fusion is the weighted reciprocal-rank fusion of the dense and keyword "
-                  "rankings (1.0 = ranked first by both).</p>")
+                  "(importance − 0.5)) × time × question; fusion is the weighted mean of the dense and keyword "
+                  "scores, each divided by the best one (1.0 = best on both); time: the query named when it was "
+                  "said; question: the record only asks.</p>")
         table = _table(("#", "score", "text", "kind", "session", "when", "why it matched"), rows, (0, 1))
         return _wrap(head + table + legend)
 
