@@ -13,6 +13,11 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent_memory_plugins import MemoryCore
+    from agent_memory_plugins.records import MemoryRecord
 
 HERE = str(Path(__file__).resolve().parent)
 _WORD = re.compile(r"\w+")
@@ -75,3 +80,16 @@ def python(code: str, *args: str) -> subprocess.Popen[str]:
         [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=child_env(),
     )
+
+
+def expected_vector(memory: MemoryCore, record: MemoryRecord) -> Any:
+    """The vector Chroma should hold for a record: a message's in its current neighbourhood
+    (its own embedding blended with its neighbours'), any other record's own embedding."""
+    from agent_memory_plugins.core.context_index import context_vector
+
+    embed = memory.embedder.embed
+    around = memory.context_index.neighbourhood(record.id)
+    if around is None:
+        return embed([record.text])[0]
+    return context_vector(embed([around.text])[0], embed(around.before) if around.before else [],
+                          embed(around.after) if around.after else [], memory.settings.context_vector_weight)

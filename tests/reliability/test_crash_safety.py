@@ -21,7 +21,7 @@ import pytest
 from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.core.store_sqlite import PURGE_PENDING, RESET_PENDING
 
-from .support import HashEmbedder, python, scan
+from .support import HashEmbedder, expected_vector, python, scan
 
 KILLS = int(os.environ.get("AGENT_MEMORY_TEST_KILLS", "20"))
 SEED = int(os.environ.get("AGENT_MEMORY_TEST_SEED", "7"))
@@ -147,14 +147,15 @@ def check_store(folder: Path, ledger: Ledger, rng: random.Random, samples: int =
         stats = memory.stats()
         assert stats["pending_index"] == 0
         assert set(memory.index.collection.get(include=[])["ids"]) == set(by_id)
-        # search finds acknowledged messages again, and Chroma holds each one's own vector
-        embedder = HashEmbedder()
+        # search finds acknowledged messages again, and Chroma holds each one's vector in its context
         for record_id in rng.sample(ledger.round_ids, min(samples, len(ledger.round_ids))):
             record = by_id[record_id]
             hits = memory.search(record.text, user_id=record.user_id, session_id=record.session_id, k=10)
             assert record_id in [hit.record.id for hit in hits], f"search lost {record.text!r}"
             stored = memory.index.collection.get(ids=[record_id], include=["embeddings"])["embeddings"][0]
-            assert [round(x, 5) for x in stored] == [round(x, 5) for x in embedder.embed([record.text])[0]]
+            expected = expected_vector(memory, record)
+            assert len(stored) == len(expected)
+            assert all(abs(float(a) - float(b)) < 1e-5 for a, b in zip(stored, expected, strict=True))
         return {"records": len(records), "messages": len(messages), "summaries": sum(summaries.values())}
 
 

@@ -13,8 +13,10 @@ on each side (setting ``context_turns``, default 2) make a message's context:
   ``records_fts``, weight 0); rows exist only for messages whose
   context was computed. Records without a row (other kinds, or messages not yet processed) are
   still found through ``records_fts``.
-- ``context_queue(seq)``: messages whose context must be (re)computed. The background worker
-  drains it, never the write path.
+- ``context_queue(seq, generation)``: messages whose context must be (re)computed. The background
+  worker drains it, never the write path. A row leaves the queue only once its work is done (a
+  crash in between leaves it queued), and only if nobody queued it again meanwhile (``generation``
+  counts the times it was queued).
 - Trigger ``context_on_delete``: whatever code deletes a record, its row goes, and so does each
   neighbour's row (it quoted the deleted text); the neighbours are queued to be rebuilt. Nothing
   of a forgotten message survives in this index.
@@ -45,6 +47,10 @@ if TYPE_CHECKING:
 VERSION = "4"
 """Bump to rebuild every store's context rows on next open."""
 
+_QUEUE = "INSERT INTO context_queue (seq) {rows} ON CONFLICT (seq) DO UPDATE SET generation = generation + 1"
+"""Queue messages (``rows``: ``VALUES (?)`` or a ``SELECT`` with a ``WHERE``), or count one more
+request for those already queued."""
+
 _BEFORE = (
     "SELECT p.{col} FROM records p WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
     "AND p.kind = 'message' AND (p.ts < {r}.ts OR (p.ts = {r}.ts AND p.seq < {r}.seq)) "
@@ -68,15 +74,21 @@ class Neighbourhood:
 
 
 def context_vector(own: Any, before: Sequence[Any], after: Sequence[Any], weight: float) -> Any:
-    """A message's vector in context: its own plus each neighbour's at ``weight / distance``,
-    normalised to unit length (``before`` oldest first, ``after`` nearest first)."""
-    blend = np.asarray(own, dtype=np.float32).copy()
+    """A message's vector in context: its own direction plus each neighbour's at ``weight / distance``
+    (every vector taken at unit length first), normalised to unit length (``before`` oldest first,
+    ``after`` nearest first)."""
+    blend = _unit(own).copy()
     for distance, vector in enumerate(reversed(before), start=1):
-        blend += (weight / distance) * np.asarray(vector, dtype=np.float32)
+        blend += (weight / distance) * _unit(vector)
     for distance, vector in enumerate(after, start=1):
-        blend += (weight / distance) * np.asarray(vector, dtype=np.float32)
-    norm = float(np.linalg.norm(blend))
-    return blend / norm if norm > 0 else blend
+        blend += (weight / distance) * _unit(vector)
+    return _unit(blend)
+
+
+def _unit(vector: Any) -> Any:
+    array = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm > 0 else array
 
 
 def _schema(turns: int) -> list[str]:
@@ -87,14 +99,15 @@ def _schema(turns: int) -> list[str]:
         "DROP TABLE IF EXISTS context_fts",  # rebuilt from the queue below (layout may have changed)
         "CREATE VIRTUAL TABLE context_fts USING fts5 ("
         "text, context, scope, tokenize='porter unicode61 remove_diacritics 2')",
-        "CREATE TABLE IF NOT EXISTS context_queue (seq INTEGER PRIMARY KEY)",
+        "DROP TABLE IF EXISTS context_queue",  # refilled with every message below
+        "CREATE TABLE context_queue (seq INTEGER PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0)",
         "DROP TRIGGER IF EXISTS context_on_delete",
         # A deleted message takes its row along, and its neighbours' rows (they quoted it) until
         # the worker rebuilds them from what remains.
         f"""CREATE TRIGGER context_on_delete AFTER DELETE ON records WHEN old.kind = 'message' BEGIN
             DELETE FROM context_fts WHERE rowid = old.seq;
             DELETE FROM context_queue WHERE seq = old.seq;
-            INSERT OR IGNORE INTO context_queue (seq) {around};
+            {_QUEUE.format(rows=f"SELECT seq FROM ({around}) WHERE true")};
             DELETE FROM context_fts WHERE rowid IN ({around});
         END""",
     ]
@@ -119,7 +132,7 @@ class ContextIndex:
                 for statement in _schema(turns):
                     db.execute(statement)
                 db.execute("DELETE FROM context_fts")
-                db.execute("INSERT OR IGNORE INTO context_queue (seq) SELECT seq FROM records WHERE kind = 'message'")
+                db.execute(_QUEUE.format(rows="SELECT seq FROM records WHERE kind = 'message'"))
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('context_index', ?)", (state,))
 
     def _neighbours(self, db: sqlite3.Connection, seq: int, column: str) -> tuple[list[Any], list[Any]]:
@@ -141,6 +154,16 @@ class ContextIndex:
         ).fetchall()
         return [v for (v,) in reversed(before)], [v for (v,) in after]
 
+    def neighbourhood(self, record_id: str) -> Neighbourhood | None:
+        """A message and the texts around it now (``None`` for a missing record or another kind)."""
+        with self.store.transaction() as db:
+            row = db.execute("SELECT seq, text FROM records WHERE id = ? AND kind = 'message'",
+                             (record_id,)).fetchone()
+            if row is None:
+                return None
+            before, after = self._neighbours(db, row[0], "text")
+        return Neighbourhood(record_id, row[1], before, after)
+
     def queue(self, record_ids: Sequence[str]) -> None:
         """Queue new or changed messages, and their neighbours (whose context they change)."""
         with self.store.transaction() as db:
@@ -150,7 +173,7 @@ class ContextIndex:
                 if found is None:
                     continue
                 before, after = self._neighbours(db, found[0], "seq")
-                db.executemany("INSERT OR IGNORE INTO context_queue (seq) VALUES (?)",
+                db.executemany(_QUEUE.format(rows="VALUES (?)"),
                                [(s,) for s in (found[0], *before, *after)])
 
     def pending(self) -> int:
@@ -160,15 +183,17 @@ class ContextIndex:
     def drain(self, batch: int = 200, on_batch: Callable[[list[Neighbourhood]], None] | None = None) -> int:
         """Compute the context of queued messages (in batches); returns how many were done.
 
-        ``on_batch`` gets each batch's neighbourhoods after its rows are written; when it raises,
-        the batch is queued again (and the error raised), so nothing is skipped.
+        ``on_batch`` gets each batch's neighbourhoods after its rows are written; the batch leaves
+        the queue only when it returns (when it raises, or the process dies, the batch stays queued).
         """
         done = 0
         while True:
             with self.store.transaction() as db:
-                seqs = [s for (s,) in db.execute("SELECT seq FROM context_queue ORDER BY seq LIMIT ?", (batch,))]
-                if not seqs:
+                queued = db.execute("SELECT seq, generation FROM context_queue ORDER BY seq LIMIT ?",
+                                    (batch,)).fetchall()
+                if not queued:
                     return done
+                seqs = [seq for seq, _ in queued]
                 marks = ", ".join("?" for _ in seqs)
                 rows = db.execute(f"SELECT seq, id, text, user_id FROM records WHERE kind = 'message' "
                                   f"AND seq IN ({marks})", seqs).fetchall()
@@ -179,16 +204,19 @@ class ContextIndex:
                     db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
                                (seq, text, " ".join([*before, *after]), scope_token(user)))
                     found.append(Neighbourhood(str(record_id), text, before, after))
-                db.execute(f"DELETE FROM context_queue WHERE seq IN ({marks})", seqs)
-            if on_batch is not None and found:
-                try:
+                if on_batch is None:
+                    self._done(db, queued)
+            if on_batch is not None:
+                if found:
                     on_batch(found)
-                except BaseException:
-                    with self.store.transaction() as db:
-                        db.executemany("INSERT OR IGNORE INTO context_queue (seq) SELECT seq FROM records "
-                                       "WHERE seq = ?", [(s,) for s in seqs])
-                    raise
-            done += len(seqs)
+                with self.store.transaction() as db:
+                    self._done(db, queued)
+            done += len(queued)
+
+    @staticmethod
+    def _done(db: sqlite3.Connection, queued: list[tuple[int, int]]) -> None:
+        """Take finished messages off the queue, unless they were queued again meanwhile."""
+        db.executemany("DELETE FROM context_queue WHERE seq = ? AND generation = ?", queued)
 
     def search(self, match: str, filters: Filters, limit: int, weight: float) -> list[tuple[str, float]]:
         """Ids ranked by BM25 (best first): messages over their text and, at ``weight``, their

@@ -1,0 +1,123 @@
+"""Messages are embedded in their context: the vector Chroma holds for a message blends its own
+embedding with its neighbours' in the session, is rebuilt when a neighbour comes or goes, and a
+forgotten message leaves no part in anyone's vector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent_memory_plugins import MemoryCore
+from agent_memory_plugins.core.context_index import context_vector
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def letters(texts: list[str]) -> list[list[float]]:
+    """A tiny deterministic embedder: letter counts (no model needed)."""
+    return [[float(text.lower().count(c)) + 0.01 for c in LETTERS] for text in texts]
+
+
+def unit(vector: list[float]) -> np.ndarray:
+    array = np.asarray(vector, dtype=np.float32)
+    return array / np.linalg.norm(array)
+
+
+def same_direction(a: np.ndarray, b: list[float] | np.ndarray) -> bool:
+    return bool(np.allclose(unit(list(a)), unit(list(b)), atol=1e-5))
+
+
+def stored(memory: MemoryCore, record_id: str) -> np.ndarray:
+    found = memory.index.collection.get(ids=[record_id], include=["embeddings"])
+    return np.asarray(found["embeddings"][0], dtype=np.float32)
+
+
+def in_context(texts: list[str], position: int, weight: float = 0.5, turns: int = 2) -> np.ndarray:
+    """What the vector of ``texts[position]`` should be, from the texts alone."""
+    vectors = [unit(v) for v in letters(texts)]
+    before = vectors[max(0, position - turns):position]
+    after = vectors[position + 1:position + 1 + turns]
+    return np.asarray(context_vector(vectors[position], before, after, weight))
+
+
+TALK = ["What did you research?", "Adoption agencies.", "Any luck so far?", "Two interviews next week.",
+        "Good luck with them!"]
+
+
+def write(memory: MemoryCore, texts: list[str], session: str = "s") -> list[str]:
+    return [memory.add_message(session, "user", text, user_id="maya").id for text in texts]
+
+
+def test_each_message_is_embedded_with_its_neighbours(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=letters) as memory:
+        ids = write(memory, TALK)
+        other = write(memory, ["An unrelated session."], session="t")
+        memory.flush()
+        for position, record_id in enumerate(ids):
+            assert np.allclose(stored(memory, record_id), in_context(TALK, position), atol=1e-5)
+        assert same_direction(stored(memory, other[0]), letters(["An unrelated session."])[0])
+        fact = memory.remember("Maya is allergic to shellfish.", user_id="maya")
+        memory.flush()  # other kinds keep their own embedding
+        assert same_direction(stored(memory, fact.id), letters([fact.text])[0])
+
+
+def test_a_new_turn_updates_the_vectors_before_it(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=letters) as memory:
+        ids = write(memory, TALK[:3])
+        memory.flush()
+        ids += write(memory, TALK[3:])
+        memory.flush()
+        for position, record_id in enumerate(ids):
+            assert np.allclose(stored(memory, record_id), in_context(TALK, position), atol=1e-5)
+
+
+def test_a_forgotten_message_leaves_no_part_in_its_neighbours_vectors(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=letters) as memory:
+        ids = write(memory, TALK)
+        memory.flush()
+        assert memory.forget(memory_id=ids[2], user_id="maya") == 1
+        memory.flush()
+        rest = TALK[:2] + TALK[3:]
+        for position, record_id in enumerate(ids[:2] + ids[3:]):
+            assert np.allclose(stored(memory, record_id), in_context(rest, position), atol=1e-5)
+        assert memory.index.collection.get(ids=[ids[2]])["ids"] == []
+
+
+def test_weight_zero_keeps_each_message_own_embedding_and_reopening_rebuilds(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=letters, context_vector_weight=0.0) as memory:
+        ids = write(memory, TALK)
+        memory.flush()
+        for record_id, text in zip(ids, TALK, strict=True):
+            assert same_direction(stored(memory, record_id), letters([text])[0])
+    with MemoryCore(store_path, embedder=letters, context_vector_weight=0.25) as memory:
+        memory.flush()  # another weight: every message is queued again on open
+        for position, record_id in enumerate(ids):
+            assert np.allclose(stored(memory, record_id), in_context(TALK, position, 0.25), atol=1e-5)
+
+
+def test_a_failed_context_batch_is_queued_again(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=letters) as memory:
+        write(memory, TALK)
+        memory.flush()
+        memory.context_index.queue([r.id for r in memory.export(user_id="maya")])
+        waiting = memory.context_index.pending()
+
+        def broken(batch: object) -> None:
+            raise RuntimeError("vector store unreachable")
+
+        with pytest.raises(RuntimeError, match="unreachable"):
+            memory.context_index.drain(on_batch=broken)
+        assert memory.context_index.pending() == waiting
+        memory.flush()
+        assert memory.context_index.pending() == 0
+
+
+def test_a_bad_context_vector_weight_is_refused() -> None:
+    from agent_memory_plugins.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="context_vector_weight"):
+        MemoryCore(context_vector_weight=-1)
+    with pytest.raises(ConfigurationError, match="question_weight"):
+        MemoryCore(question_weight=1.5)
