@@ -24,20 +24,41 @@ Turn = tuple[str, str, str]  # (session_id, dia_id, "Speaker: text")
 
 
 class SharedModel:
-    """all-MiniLM-L6-v2 with one in-process cache, shared by every peer."""
+    """all-MiniLM-L6-v2 with one in-process cache, shared by every peer.
 
-    def __init__(self) -> None:
+    ``noise`` > 0 degrades every vector on purpose (see :func:`degraded`), to see how each system
+    fares when the model matches questions to turns less well than on this data.
+    """
+
+    def __init__(self, noise: float = 0.0) -> None:
         from agent_memory_plugins.core.embeddings import SentenceTransformerEmbedder
 
         self.inner = SentenceTransformerEmbedder()
+        self.noise = noise
         self.cache: dict[str, list[float]] = {}
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors of ``texts``, computing only those not seen before (in one batch)."""
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if missing:
-            self.cache.update(zip(missing, self.inner.embed(missing), strict=True))
+            vectors = self.inner.embed(missing)
+            self.cache.update((t, degraded(t, v, self.noise)) for t, v in zip(missing, vectors, strict=True))
         return [self.cache[t] for t in texts]
+
+
+def degraded(text: str, vector: Sequence[float], noise: float) -> list[float]:
+    """``vector`` plus Gaussian noise of ``noise`` times its length (the same for the same text
+    in every run), back at unit length; ``noise=0`` returns it unchanged."""
+    import hashlib
+
+    import numpy as np
+
+    if noise <= 0:
+        return [float(x) for x in vector]
+    seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+    array = np.asarray(vector, dtype=np.float64)
+    array = array + noise * np.random.default_rng(seed).standard_normal(len(array)) / np.sqrt(len(array))
+    return [float(x) for x in array / np.linalg.norm(array)]
 
 
 def langchain_embeddings(model: SharedModel) -> Any:
