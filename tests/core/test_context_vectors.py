@@ -104,11 +104,13 @@ def test_a_failed_context_batch_is_queued_again(store_path: Path) -> None:
         memory.context_index.queue([r.id for r in memory.export(user_id="maya")])
         waiting = memory.context_index.pending()
 
-        def broken(batch: object) -> None:
+        def broken(batch: object) -> bool:
             raise RuntimeError("vector store unreachable")
 
         with pytest.raises(RuntimeError, match="unreachable"):
             memory.context_index.drain(on_batch=broken)
+        assert memory.context_index.pending() == waiting
+        assert memory.context_index.drain(on_batch=lambda batch: False) == 0  # "not now": stays queued
         assert memory.context_index.pending() == waiting
         memory.flush()
         assert memory.context_index.pending() == 0

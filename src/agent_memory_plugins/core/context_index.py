@@ -180,11 +180,12 @@ class ContextIndex:
         """Messages waiting for their context."""
         return int(self.store.read("SELECT COUNT(*) FROM context_queue")[0][0])
 
-    def drain(self, batch: int = 200, on_batch: Callable[[list[Neighbourhood]], None] | None = None) -> int:
+    def drain(self, batch: int = 200, on_batch: Callable[[list[Neighbourhood]], bool] | None = None) -> int:
         """Compute the context of queued messages (in batches); returns how many were done.
 
         ``on_batch`` gets each batch's neighbourhoods after its rows are written; the batch leaves
-        the queue only when it returns (when it raises, or the process dies, the batch stays queued).
+        the queue only when it returns True (when it returns False the drain stops; when it raises,
+        or the process dies, the batch stays queued).
         """
         done = 0
         while True:
@@ -207,8 +208,8 @@ class ContextIndex:
                 if on_batch is None:
                     self._done(db, queued)
             if on_batch is not None:
-                if found:
-                    on_batch(found)
+                if found and not on_batch(found):
+                    return done
                 with self.store.transaction() as db:
                     self._done(db, queued)
             done += len(queued)

@@ -665,19 +665,23 @@ class MemoryCore(LongTermMemory):
                     self.index.delete([record.id for record in records if record.id not in kept])
                 self.store.ack([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
+            self._drain_context()  # while this batch's embeddings are still in the cache
 
     def _drain_context(self) -> None:
         """Neighbour context for queued messages: keyword rows, and vectors in context."""
         with_vectors = self.settings.context_vector_weight > 0 and self.settings.dense_weight > 0
         self.context_index.drain(on_batch=self._index_in_context if with_vectors else None)
 
-    def _index_in_context(self, neighbourhoods: list[Neighbourhood]) -> None:
+    def _index_in_context(self, neighbourhoods: list[Neighbourhood]) -> bool:
         """Replace each message's vector by its vector in context (see :func:`context_vector`);
-        the embeddings come from the cache the indexing just filled (or the model, off the write path)."""
+        the embeddings come from the cache the indexing just filled (or the model, off the write
+        path). False (nothing written, the batch stays queued) once the store is closing."""
         texts = list(dict.fromkeys(t for n in neighbourhoods for t in (n.text, *n.before, *n.after)))
         embedded = dict(zip(texts, self.embedder.embed(texts), strict=True))
         weight = self.settings.context_vector_weight
         with self._index_lock:
+            if self._closed:
+                return False
             rows = self.store.get([n.record_id for n in neighbourhoods], None)
             present = [n for n in neighbourhoods if n.record_id in rows]
             self.index.upsert(
@@ -687,6 +691,7 @@ class MemoryCore(LongTermMemory):
             )
             kept = self.store.get([n.record_id for n in present], None)  # forgotten meanwhile: drop
             self.index.delete([n.record_id for n in present if n.record_id not in kept])
+        return True
 
     def _apply_deletes(self) -> None:
         items = self.store.outbox(1_000_000, op="delete")
