@@ -142,6 +142,8 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
+        if self.dense_weight == 0 and self.keyword_weight == 0:
+            raise ConfigurationError("dense_weight and keyword_weight cannot both be 0: search would rank nothing")
         if self.recency_half_life_days <= 0 or self.index_interval < 0:
             raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
         if not isinstance(self.consolidate, bool):

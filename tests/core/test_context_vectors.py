@@ -97,6 +97,18 @@ def test_weight_zero_keeps_each_message_own_embedding_and_reopening_rebuilds(sto
             assert np.allclose(stored(memory, record_id), in_context(TALK, position, 0.25), atol=1e-5)
 
 
+def test_turning_context_vectors_off_restores_own_vectors_and_forget_still_cleans(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=letters) as memory:
+        ids = write(memory, TALK)
+        memory.flush()
+    with MemoryCore(store_path, embedder=letters, context_vector_weight=0.0) as memory:
+        memory.flush()
+        assert memory.forget(memory_id=ids[2], user_id="maya") == 1
+        memory.flush()
+        for record_id, text in zip(ids[:2] + ids[3:], TALK[:2] + TALK[3:], strict=True):
+            assert same_direction(stored(memory, record_id), letters([text])[0])
+
+
 def test_a_failed_context_batch_is_queued_again(store_path: Path) -> None:
     with MemoryCore(store_path, embedder=letters) as memory:
         write(memory, TALK)
@@ -123,3 +135,20 @@ def test_a_bad_context_vector_weight_is_refused() -> None:
         MemoryCore(context_vector_weight=-1)
     with pytest.raises(ConfigurationError, match="question_weight"):
         MemoryCore(question_weight=1.5)
+    with pytest.raises(ConfigurationError, match="both be 0"):
+        MemoryCore(dense_weight=0, keyword_weight=0)
+
+
+def test_a_message_that_only_asks_ranks_below_an_equally_matching_answer() -> None:
+    scores = {}
+    for weight in (1.0, 0.85):
+        with MemoryCore(embedder=letters, dense_weight=0.0, question_weight=weight) as memory:
+            memory.add_message("s", "user", "Which sensor did you order for the arm?\n", user_id="maya")
+            memory.add_message("s", "assistant", "The force sensor for the arm.", user_id="maya")
+            memory.flush()
+            hits = memory.search("sensor for the arm", user_id="maya", k=2)
+            scores[weight] = {hit.record.text.strip(): hit for hit in hits}
+    asks, answer = "Which sensor did you order for the arm?", "The force sensor for the arm."
+    assert scores[1.0][asks].score == pytest.approx(scores[1.0][answer].score)  # the words tie
+    assert scores[0.85][asks].score == pytest.approx(0.85 * scores[1.0][asks].score)
+    assert scores[0.85][asks].explain["question"] == 0.85 and "question" not in scores[0.85][answer].explain

@@ -95,6 +95,12 @@ def test_fusion_gives_a_record_the_dense_search_missed_its_lowest_score() -> Non
     assert "dense_rank" not in parts["c"] and parts["b"]["fusion"] == pytest.approx(0.6 * 0.25)
 
 
+def test_fusion_gives_no_dense_score_when_the_dense_search_returned_everything() -> None:
+    # the only dense hit is the best one: a record it did not return has no vector yet
+    parts = fuse([("a", 0.5)], [("a", 2.0), ("c", 3.0)], Weights(dense=0.6, keyword=0.4), dense_complete=True)
+    assert parts["c"]["fusion"] == pytest.approx(0.4) and parts["a"]["fusion"] == pytest.approx(0.6 + 0.4 * 2 / 3)
+
+
 def test_fusion_counts_negative_cosines_as_zero_and_skips_an_empty_ranking() -> None:
     parts = fuse([("a", 0.5), ("b", -0.4)], [], Weights(dense=0.6, keyword=0.4))
     assert parts["a"]["fusion"] == pytest.approx(1.0) and parts["b"]["fusion"] == 0.0

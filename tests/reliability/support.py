@@ -88,8 +88,9 @@ def expected_vector(memory: MemoryCore, record: MemoryRecord) -> Any:
     from agent_memory_plugins.core.context_index import context_vector
 
     embed = memory.embedder.embed
-    around = memory.context_index.neighbourhood(record.id)
-    if around is None:
+    found = memory.context_index.neighbourhoods([record.id])
+    if not found:
         return embed([record.text])[0]
+    around = found[0]
     return context_vector(embed([around.text])[0], embed(around.before) if around.before else [],
                           embed(around.after) if around.after else [], memory.settings.context_vector_weight)

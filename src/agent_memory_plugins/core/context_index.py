@@ -32,6 +32,7 @@ once (meta ``context_index``), so old stores gain it in the background without l
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,14 @@ _AFTER = (
     "AND p.kind = 'message' AND (p.ts > {r}.ts OR (p.ts = {r}.ts AND p.seq > {r}.seq)) "
     "ORDER BY p.ts, p.seq LIMIT {n}"
 )
+
+
+Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+"""Runs a read statement: ``query(sql, params) -> rows``."""
+
+
+def _reader(db: sqlite3.Connection) -> Query:
+    return lambda sql, params: db.execute(sql, params).fetchall()
 
 
 @dataclass(frozen=True)
@@ -135,34 +144,33 @@ class ContextIndex:
                 db.execute(_QUEUE.format(rows="SELECT seq FROM records WHERE kind = 'message'"))
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('context_index', ?)", (state,))
 
-    def _neighbours(self, db: sqlite3.Connection, seq: int, column: str) -> tuple[list[Any], list[Any]]:
+    def _neighbours(self, query: Query, seq: int, column: str) -> tuple[list[Any], list[Any]]:
         """``column`` of the messages before (oldest first) and after ``seq`` in its session."""
-        row = db.execute("SELECT user_id, session_id, ts FROM records WHERE seq = ? AND kind = 'message'",
-                         (seq,)).fetchone()
-        if row is None or row[1] is None:
+        found = query("SELECT user_id, session_id, ts FROM records WHERE seq = ? AND kind = 'message'", (seq,))
+        if not found or found[0][1] is None:
             return [], []
-        user, session, ts = row
-        before = db.execute(
+        user, session, ts = found[0]
+        before = query(
             f"SELECT {column} FROM records WHERE user_id = ? AND session_id = ? AND kind = 'message' "
             "AND (ts < ? OR (ts = ? AND seq < ?)) ORDER BY ts DESC, seq DESC LIMIT ?",
             (user, session, ts, ts, seq, self.turns),
-        ).fetchall()
-        after = db.execute(
+        )
+        after = query(
             f"SELECT {column} FROM records WHERE user_id = ? AND session_id = ? AND kind = 'message' "
             "AND (ts > ? OR (ts = ? AND seq > ?)) ORDER BY ts, seq LIMIT ?",
             (user, session, ts, ts, seq, self.turns),
-        ).fetchall()
+        )
         return [v for (v,) in reversed(before)], [v for (v,) in after]
 
-    def neighbourhood(self, record_id: str) -> Neighbourhood | None:
-        """A message and the texts around it now (``None`` for a missing record or another kind)."""
-        with self.store.transaction() as db:
-            row = db.execute("SELECT seq, text FROM records WHERE id = ? AND kind = 'message'",
-                             (record_id,)).fetchone()
-            if row is None:
-                return None
-            before, after = self._neighbours(db, row[0], "text")
-        return Neighbourhood(record_id, row[1], before, after)
+    def neighbourhoods(self, record_ids: Sequence[str]) -> list[Neighbourhood]:
+        """The messages among ``record_ids`` with the texts around them now (others are skipped)."""
+        found = []
+        for record_id in record_ids:
+            rows = self.store.read("SELECT seq, text FROM records WHERE id = ? AND kind = 'message'", (record_id,))
+            if rows:
+                before, after = self._neighbours(self.store.read, rows[0][0], "text")
+                found.append(Neighbourhood(record_id, rows[0][1], before, after))
+        return found
 
     def queue(self, record_ids: Sequence[str]) -> None:
         """Queue new or changed messages, and their neighbours (whose context they change)."""
@@ -172,7 +180,7 @@ class ContextIndex:
                                    (record_id,)).fetchone()
                 if found is None:
                     continue
-                before, after = self._neighbours(db, found[0], "seq")
+                before, after = self._neighbours(_reader(db), found[0], "seq")
                 db.executemany(_QUEUE.format(rows="VALUES (?)"),
                                [(s,) for s in (found[0], *before, *after)])
 
@@ -180,17 +188,23 @@ class ContextIndex:
         """Messages waiting for their context."""
         return int(self.store.read("SELECT COUNT(*) FROM context_queue")[0][0])
 
-    def drain(self, batch: int = 200, on_batch: Callable[[list[Neighbourhood]], bool] | None = None) -> int:
-        """Compute the context of queued messages (in batches); returns how many were done.
+    def drain(
+        self,
+        batch: int = 200,
+        on_batch: Callable[[list[Neighbourhood]], bool] | None = None,
+        max_batches: int | None = None,
+    ) -> int:
+        """Compute the context of queued messages, newest first, in batches (at most ``max_batches``);
+        returns how many queued messages were processed.
 
         ``on_batch`` gets each batch's neighbourhoods after its rows are written; the batch leaves
         the queue only when it returns True (when it returns False the drain stops; when it raises,
         or the process dies, the batch stays queued).
         """
         done = 0
-        while True:
+        for _ in itertools.count() if max_batches is None else range(max_batches):
             with self.store.transaction() as db:
-                queued = db.execute("SELECT seq, generation FROM context_queue ORDER BY seq LIMIT ?",
+                queued = db.execute("SELECT seq, generation FROM context_queue ORDER BY seq DESC LIMIT ?",
                                     (batch,)).fetchall()
                 if not queued:
                     return done
@@ -201,7 +215,7 @@ class ContextIndex:
                 db.execute(f"DELETE FROM context_fts WHERE rowid IN ({marks})", seqs)
                 found = []
                 for seq, record_id, text, user in rows:
-                    before, after = self._neighbours(db, seq, "text")
+                    before, after = self._neighbours(_reader(db), seq, "text")
                     db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
                                (seq, text, " ".join([*before, *after]), scope_token(user)))
                     found.append(Neighbourhood(str(record_id), text, before, after))
@@ -213,6 +227,7 @@ class ContextIndex:
                 with self.store.transaction() as db:
                     self._done(db, queued)
             done += len(queued)
+        return done
 
     @staticmethod
     def _done(db: sqlite3.Connection, queued: list[tuple[int, int]]) -> None:

@@ -402,13 +402,14 @@ class MemoryCore(LongTermMemory):
         if self.settings.dense_weight > 0 and not self.index.is_empty() and allowed != []:
             vector = self.embedder.embed_query(text)
             dense = self.index.query(vector, self.index.where(filters), limit, allowed)
+        dense_complete = len(dense) < limit  # every vector in scope came back
         match = match_expression(text)
         keyword = self._keyword_search(match, filters, limit) if match else []
         if dense:  # keyword favourites that the approximate dense search missed: score them exactly
             seen = {record_id for record_id, _ in dense}
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
             dense = with_rescored(dense, self.index.similarities(vector, missed))
-        parts = fuse(dense, keyword, self.weights)
+        parts = fuse(dense, keyword, self.weights, dense_complete)
         fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
         span = find_time(text, lambda: self._newest(filters.user_id)) if self.weights.time > 0 else None
         now = time.time()
@@ -665,31 +666,33 @@ class MemoryCore(LongTermMemory):
                     self.index.delete([record.id for record in records if record.id not in kept])
                 self.store.ack([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
-            self._drain_context()  # while this batch's embeddings are still in the cache
+            self._drain_context(max_batches=2)  # newest first: this batch, its embeddings still cached
 
-    def _drain_context(self) -> None:
+    def _drain_context(self, max_batches: int | None = None) -> None:
         """Neighbour context for queued messages: keyword rows, and vectors in context."""
-        with_vectors = self.settings.context_vector_weight > 0 and self.settings.dense_weight > 0
-        self.context_index.drain(on_batch=self._index_in_context if with_vectors else None)
+        self.context_index.drain(on_batch=self._index_in_context, max_batches=max_batches)
 
-    def _index_in_context(self, neighbourhoods: list[Neighbourhood]) -> bool:
-        """Replace each message's vector by its vector in context (see :func:`context_vector`);
-        the embeddings come from the cache the indexing just filled (or the model, off the write
-        path). False (nothing written, the batch stays queued) once the store is closing."""
-        texts = list(dict.fromkeys(t for n in neighbourhoods for t in (n.text, *n.before, *n.after)))
-        embedded = dict(zip(texts, self.embedder.embed(texts), strict=True))
+    def _index_in_context(self, batch: list[Neighbourhood]) -> bool:
+        """Replace each message's vector by its vector in context (see :func:`context_vector`;
+        with ``context_vector_weight=0``, its own). The neighbourhoods are read again under the
+        index lock, so a text forgotten meanwhile is neither embedded nor cached again; the
+        embeddings come from the cache the indexing just filled (or the model, off the write path).
+        False (nothing written, the batch stays queued) once the store is closing."""
         weight = self.settings.context_vector_weight
         with self._index_lock:
             if self._closed:
                 return False
-            rows = self.store.get([n.record_id for n in neighbourhoods], None)
-            present = [n for n in neighbourhoods if n.record_id in rows]
+            current = self.context_index.neighbourhoods([n.record_id for n in batch])
+            texts = list(dict.fromkeys(t for n in current for t in (n.text, *n.before, *n.after)))
+            embedded = dict(zip(texts, self.embedder.embed(texts), strict=True)) if texts else {}
+            rows = self.store.get([n.record_id for n in current], None)
+            present = [n for n in current if n.record_id in rows]
             self.index.upsert(
                 [rows[n.record_id].record for n in present],
                 [context_vector(embedded[n.text], [embedded[t] for t in n.before], [embedded[t] for t in n.after],
                                 weight) for n in present],
             )
-            kept = self.store.get([n.record_id for n in present], None)  # forgotten meanwhile: drop
+            kept = self.store.get([n.record_id for n in present], None)  # forgotten by another process: drop
             self.index.delete([n.record_id for n in present if n.record_id not in kept])
         return True
 

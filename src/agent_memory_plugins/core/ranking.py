@@ -54,14 +54,17 @@ def fuse(
     dense: Sequence[tuple[str, float]],
     keyword: Sequence[tuple[str, float]],
     weights: Weights,
+    dense_complete: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Weighted fusion of two rankings (best first) of ``(id, raw score)`` by their scores.
 
     Each ranking's scores are divided by its best score (a cosine below 0 counts as 0), so the best
     record of either ranking brings that ranking's whole weight; ``fusion`` is the weighted mean of
     the two (1.0 for a record that is best in both). A record the dense ranking did not return
-    takes its lowest score (it is at most that close); one the keyword ranking did not return
-    has no keyword score. Unlike rank fusion, a record far ahead on one signal stays ahead.
+    takes its lowest score when the ranking stopped at its candidate limit (the record is at most
+    that close), and none when the ranking returned every vector in scope (``dense_complete``: the
+    record has no vector yet); one the keyword ranking did not return has no keyword score.
+    Unlike rank fusion, a record far ahead on one signal stays ahead.
 
     Returns, per id, the parts of its score: ranks (1-based) and raw scores where the id was found,
     and ``fusion``.
@@ -72,7 +75,8 @@ def fuse(
     floors: dict[str, float] = {}
     for name, ranking in (("dense", dense), ("keyword", keyword)):
         best = max((max(raw, 0.0) for _, raw in ranking), default=0.0)
-        floors[name] = min((max(raw, 0.0) for _, raw in ranking), default=0.0) / best if best > 0 else 0.0
+        lowest = min((max(raw, 0.0) for _, raw in ranking), default=0.0)
+        floors[name] = lowest / best if best > 0 and not (name == "dense" and dense_complete) else 0.0
         for rank, (record_id, raw) in enumerate(ranking, start=1):
             entry = parts.setdefault(record_id, {})
             if f"{name}_rank" in entry:

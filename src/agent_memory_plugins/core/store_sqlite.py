@@ -568,7 +568,7 @@ class SQLiteRecordStore:
         found: dict[str, tuple[float, float, bool]] = {}
         for chunk in _chunks(list(ids), 500):
             sql = (
-                f"SELECT r.id, r.importance, r.ts, rtrim(r.text) LIKE '%?' FROM records r "
+                f"SELECT r.id, r.importance, r.ts, rtrim(r.text, ' ' || char(9, 10, 13)) LIKE '%?' FROM records r "
                 f"WHERE r.id IN ({', '.join('?' for _ in chunk)}) AND {where}"
             )
             for record_id, importance, ts, asks in self._read(sql, [*chunk, *params]):
