@@ -1,4 +1,5 @@
-"""Plot ``benchmarks/results/locomo.json`` (written by ``locomo.py``) to ``docs/images/locomo_recall.png``.
+"""Plot ``benchmarks/results/locomo.json`` (written by ``locomo.py``) to ``docs/images/locomo_recall.png``,
+with the stress test's figure when ``locomo-noise-*.json`` is there.
 
     python benchmarks/plot_locomo.py
 """
@@ -39,6 +40,14 @@ def main() -> None:
     if held:
         ax.axhline(held["recall@10"]["all"], color="tab:red", linestyle="--", linewidth=1,
                    label=f"ours on held-out conversations ({held['recall@10']['all']:.3f})")
+    for stressed in sorted((ROOT / "benchmarks" / "results").glob("locomo-noise-*.json")):
+        noisy = json.loads(stressed.read_text())
+        noise = stressed.stem.removeprefix("locomo-noise-")
+        dense = noisy.get("Chroma, dense only", {}).get("all", {}).get("recall@10")
+        dense_note = f", Chroma dense only {dense:.3f}" if dense is not None else ""
+        ax.axhline(noisy[OURS]["all"]["recall@10"], color="tab:red", linestyle="-.", linewidth=1,
+                   label=f"ours, embeddings degraded (noise {noise}{dense_note}): "
+                         f"{noisy[OURS]['all']['recall@10']:.3f}")
     ax.axhline(0.80, color="grey", linestyle=":", linewidth=1, label="target 0.80")
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(["overall"] + [f"{c}: {label}" for c, label in CATEGORIES.items()])
