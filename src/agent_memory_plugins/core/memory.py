@@ -521,7 +521,7 @@ class MemoryCore(LongTermMemory):
             "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
             "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
             "users": len(self.store.users()) if user is None else 1,
-            "pending_index": self.store.outbox_size(), "vectors": self.index.count(),
+            "pending_index": self.store.outbox_size() + self.context_index.pending(), "vectors": self.index.count(),
         }
 
     # -- deletes ------------------------------------------------------------------------------
@@ -658,12 +658,15 @@ class MemoryCore(LongTermMemory):
                     records = [rows[i].record for i in dict.fromkeys(upserts) if i in rows]
                     vectors = self.embedder.embed([record.text for record in records])
                     self._remember_dimension()
-                    self.index.upsert(records, vectors)
+                    # a message's vector is written in its context, right after this batch (its
+                    # embedding waits in the cache); writing its own first would cost a second write
+                    others = [(r, v) for r, v in zip(records, vectors, strict=True) if r.kind != "message"]
+                    self.index.upsert([r for r, _ in others], [v for _, v in others])
                     self.context_index.queue([record.id for record in records if record.kind == "message"])
                     # another process may have forgotten some of them meanwhile (its Chroma delete
                     # could have run before our upsert): drop the vectors of records now gone
-                    kept = self.store.get([record.id for record in records], None)
-                    self.index.delete([record.id for record in records if record.id not in kept])
+                    kept = self.store.get([record.id for record, _ in others], None)
+                    self.index.delete([record.id for record, _ in others if record.id not in kept])
                 self.store.ack([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
             self._drain_context(max_batches=2)  # newest first: this batch, its embeddings still cached
