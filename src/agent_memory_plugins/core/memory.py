@@ -83,6 +83,11 @@ def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
     return twin
 
 
+CONTEXT_BATCH = 512
+"""Messages whose context is built per step: above one indexing batch and its neighbours, so the
+vectors of one indexing batch go to Chroma in one write."""
+
+
 class MemoryCore(LongTermMemory):
     """Durable conversation memory: per-session windows, running summaries, long-term recall.
 
@@ -152,6 +157,7 @@ class MemoryCore(LongTermMemory):
             self.index.close()
             raise
         self._index_lock = threading.RLock()
+        self._context_lock = threading.Lock()  # one context drain at a time (they would repeat each other)
         self._dirty: set[tuple[str, str]] = set()
         self._dirty_lock = threading.Lock()
         self._closed = False
@@ -672,8 +678,10 @@ class MemoryCore(LongTermMemory):
             self._drain_context(max_batches=2)  # newest first: this batch, its embeddings still cached
 
     def _drain_context(self, max_batches: int | None = None) -> None:
-        """Neighbour context for queued messages: keyword rows, and vectors in context."""
-        self.context_index.drain(on_batch=self._index_in_context, max_batches=max_batches)
+        """Neighbour context for queued messages: keyword rows, and vectors in context (one thread
+        at a time: two would read the same queued batch and do its work twice)."""
+        with self._context_lock:
+            self.context_index.drain(CONTEXT_BATCH, on_batch=self._index_in_context, max_batches=max_batches)
 
     def _index_in_context(self, batch: list[Neighbourhood]) -> bool:
         """Replace each message's vector by its vector in context (see :func:`context_vector`;
@@ -695,8 +703,10 @@ class MemoryCore(LongTermMemory):
                 [context_vector(embedded[n.text], [embedded[t] for t in n.before], [embedded[t] for t in n.after],
                                 weight) for n in present],
             )
-            kept = self.store.get([n.record_id for n in present], None)  # forgotten by another process: drop
-            self.index.delete([n.record_id for n in present if n.record_id not in kept])
+            kept = self.store.existing([n.record_id for n in present])  # forgotten by another process: drop
+            gone = [n.record_id for n in present if n.record_id not in kept]
+            if gone:
+                self.index.delete(gone)
         return True
 
     def _apply_deletes(self) -> None:

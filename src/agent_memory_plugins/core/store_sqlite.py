@@ -533,6 +533,14 @@ class SQLiteRecordStore:
             db.execute("DELETE FROM meta WHERE key = ?", (PURGE_PENDING,))
 
     # -- reads --------------------------------------------------------------------------------
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored (any user; internal use only)."""
+        found: set[str] = set()
+        for chunk in _chunks(list(ids), 500):
+            sql = f"SELECT id FROM records WHERE id IN ({', '.join('?' for _ in chunk)})"
+            found.update(str(record_id) for (record_id,) in self._read(sql, chunk))
+        return found
+
     def get(self, ids: Sequence[str], user_id: str | None) -> dict[str, StoredRow]:
         """Records by id, limited to ``user_id`` unless it is ``None`` (internal use only)."""
         found: dict[str, StoredRow] = {}
