@@ -71,24 +71,28 @@ def fuse(
     """
     total = (weights.dense if dense else 0.0) + (weights.keyword if keyword else 0.0)
     parts: dict[str, dict[str, float]] = {}
-    shares: dict[str, dict[str, float]] = {}
-    floors: dict[str, float] = {}
-    for name, ranking in (("dense", dense), ("keyword", keyword)):
-        best = max((max(raw, 0.0) for _, raw in ranking), default=0.0)
-        lowest = min((max(raw, 0.0) for _, raw in ranking), default=0.0)
-        floors[name] = lowest / best if best > 0 and not (name == "dense" and dense_complete) else 0.0
-        for rank, (record_id, raw) in enumerate(ranking, start=1):
-            entry = parts.setdefault(record_id, {})
-            if f"{name}_rank" in entry:
+    shares: dict[str, float] = {}
+    dense_floor = 0.0
+    for name, ranking, weight in (("dense", dense, weights.dense), ("keyword", keyword, weights.keyword)):
+        if not ranking:
+            continue
+        clipped = [raw if raw > 0.0 else 0.0 for _, raw in ranking]
+        best = max(clipped)
+        scale = weight / total / best if best > 0 and total > 0 else 0.0
+        if name == "dense" and not dense_complete:
+            dense_floor = min(clipped) * scale
+        rank_key, score_key = f"{name}_rank", f"{name}_score"
+        for rank, ((record_id, raw), positive) in enumerate(zip(ranking, clipped, strict=True), start=1):
+            entry = parts.get(record_id)
+            if entry is None:
+                entry = parts[record_id] = {}
+            elif rank_key in entry:
                 continue
-            entry[f"{name}_rank"] = rank
-            entry[f"{name}_score"] = raw
-            shares.setdefault(record_id, {})[name] = max(raw, 0.0) / best if best > 0 else 0.0
+            entry[rank_key] = rank
+            entry[score_key] = raw
+            shares[record_id] = shares.get(record_id, 0.0) + positive * scale
     for record_id, entry in parts.items():
-        share = shares[record_id]
-        dense_part = weights.dense * share.get("dense", floors["dense"]) if dense else 0.0
-        keyword_part = weights.keyword * share.get("keyword", 0.0)
-        entry["fusion"] = (dense_part + keyword_part) / total if total > 0 else 0.0
+        entry["fusion"] = shares[record_id] + (dense_floor if "dense_rank" not in entry else 0.0)
     return parts
 
 
