@@ -152,3 +152,20 @@ def test_a_message_that_only_asks_ranks_below_an_equally_matching_answer() -> No
     assert scores[1.0][asks].score == pytest.approx(scores[1.0][answer].score)  # the words tie
     assert scores[0.85][asks].score == pytest.approx(0.85 * scores[1.0][asks].score)
     assert scores[0.85][asks].explain["question"] == 0.85 and "question" not in scores[0.85][answer].explain
+
+
+def test_keyword_recall_finds_every_kind_before_and_after_the_worker(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=letters, dense_weight=0.0, background=False) as memory:
+        said = memory.add_message("s", "user", "My cello lesson moved to Thursday.", user_id="maya")
+        fact = memory.remember("Maya plays the cello.", user_id="maya")
+
+        def found() -> list[str]:
+            return sorted(hit.record.id for hit in memory.search("cello", user_id="maya", k=5))
+
+        assert memory.context_index.pending() + memory.store.outbox_size() > 0
+        assert found() == sorted([said.id, fact.id])  # at once, before any indexing
+        memory.flush()
+        assert memory.context_index.pending() == 0 and memory.store.outbox_size() == 0
+        assert found() == sorted([said.id, fact.id])  # from the context index alone, once each
+        memory.forget(memory_id=fact.id, user_id="maya")
+        assert found() == [said.id]

@@ -10,16 +10,16 @@ It lives beside the record store's own keyword index (which is untouched). ``tur
 on each side (setting ``context_turns``, default 2) make a message's context:
 
 - ``context_fts(text, context, scope)``: rowid = ``records.seq`` (``scope``: the user's token, as in
-  ``records_fts``, weight 0); rows exist only for messages whose
-  context was computed. Records without a row (other kinds, or messages not yet processed) are
-  still found through ``records_fts``.
-- ``context_queue(seq, generation)``: messages whose context must be (re)computed. The background
+  ``records_fts``, weight 0); a row per processed record (other kinds than messages have no
+  context). Records not processed yet are still found through ``records_fts``; when nothing waits
+  (no queued record, no record waiting for indexing) search skips that second query.
+- ``context_queue(seq, generation)``: records whose row must be (re)computed. The background
   worker drains it, never the write path. A row leaves the queue only once its work is done (a
   crash in between leaves it queued), and only if nobody queued it again meanwhile (``generation``
   counts the times it was queued).
-- Trigger ``context_on_delete``: whatever code deletes a record, its row goes, and so does each
-  neighbour's row (it quoted the deleted text); the neighbours are queued to be rebuilt. Nothing
-  of a forgotten message survives in this index.
+- Triggers ``context_on_delete`` and ``context_on_delete_other``: whatever code deletes a record,
+  its row goes; a message's neighbours lose theirs too (they quoted the deleted text) and are
+  queued to be rebuilt. Nothing of a forgotten message survives in this index.
 
 The same neighbourhoods give dense recall its context: :meth:`ContextIndex.drain` hands each batch
 to a callback (the core's), which replaces each message's vector by :func:`context_vector` of its
@@ -45,7 +45,7 @@ from .store_sqlite import scope_token
 if TYPE_CHECKING:
     from .store_sqlite import Filters, SQLiteRecordStore
 
-VERSION = "4"
+VERSION = "5"
 """Bump to rebuild every store's context rows on next open."""
 
 _QUEUE = "INSERT INTO context_queue (seq) {rows} ON CONFLICT (seq) DO UPDATE SET generation = generation + 1"
@@ -108,9 +108,14 @@ def _schema(turns: int) -> list[str]:
         "DROP TABLE IF EXISTS context_fts",  # rebuilt from the queue below (layout may have changed)
         "CREATE VIRTUAL TABLE context_fts USING fts5 ("
         "text, context, scope, tokenize='porter unicode61 remove_diacritics 2')",
-        "DROP TABLE IF EXISTS context_queue",  # refilled with every message below
+        "DROP TABLE IF EXISTS context_queue",  # refilled with every record below
         "CREATE TABLE context_queue (seq INTEGER PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0)",
         "DROP TRIGGER IF EXISTS context_on_delete",
+        "DROP TRIGGER IF EXISTS context_on_delete_other",
+        """CREATE TRIGGER context_on_delete_other AFTER DELETE ON records WHEN old.kind != 'message' BEGIN
+            DELETE FROM context_fts WHERE rowid = old.seq;
+            DELETE FROM context_queue WHERE seq = old.seq;
+        END""",
         # A deleted message takes its row along, and its neighbours' rows (they quoted it) until
         # the worker rebuilds them from what remains.
         f"""CREATE TRIGGER context_on_delete AFTER DELETE ON records WHEN old.kind = 'message' BEGIN
@@ -141,7 +146,7 @@ class ContextIndex:
                 for statement in _schema(turns):
                     db.execute(statement)
                 db.execute("DELETE FROM context_fts")
-                db.execute(_QUEUE.format(rows="SELECT seq FROM records WHERE kind = 'message'"))
+                db.execute(_QUEUE.format(rows="SELECT seq FROM records WHERE true"))
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('context_index', ?)", (state,))
 
     def _neighbours(self, query: Query, seq: int, column: str) -> tuple[list[Any], list[Any]]:
@@ -173,11 +178,10 @@ class ContextIndex:
         return found
 
     def queue(self, record_ids: Sequence[str]) -> None:
-        """Queue new or changed messages, and their neighbours (whose context they change)."""
+        """Queue new records, and the neighbours of new messages (whose context they change)."""
         with self.store.transaction() as db:
             for record_id in record_ids:
-                found = db.execute("SELECT seq FROM records WHERE id = ? AND kind = 'message'",
-                                   (record_id,)).fetchone()
+                found = db.execute("SELECT seq FROM records WHERE id = ?", (record_id,)).fetchone()
                 if found is None:
                     continue
                 before, after = self._neighbours(_reader(db), found[0], "seq")
@@ -210,15 +214,16 @@ class ContextIndex:
                     return done
                 seqs = [seq for seq, _ in queued]
                 marks = ", ".join("?" for _ in seqs)
-                rows = db.execute(f"SELECT seq, id, text, user_id FROM records WHERE kind = 'message' "
-                                  f"AND seq IN ({marks})", seqs).fetchall()
+                rows = db.execute(f"SELECT seq, id, text, user_id, kind FROM records WHERE seq IN ({marks})",
+                                  seqs).fetchall()
                 db.execute(f"DELETE FROM context_fts WHERE rowid IN ({marks})", seqs)
                 found = []
-                for seq, record_id, text, user in rows:
+                for seq, record_id, text, user, kind in rows:
                     before, after = self._neighbours(_reader(db), seq, "text")
                     db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
                                (seq, text, " ".join([*before, *after]), scope_token(user)))
-                    found.append(Neighbourhood(str(record_id), text, before, after))
+                    if kind == "message":
+                        found.append(Neighbourhood(str(record_id), text, before, after))
                 if on_batch is None:
                     self._done(db, queued)
             if on_batch is not None:
@@ -234,9 +239,17 @@ class ContextIndex:
         """Take finished messages off the queue, unless they were queued again meanwhile."""
         db.executemany("DELETE FROM context_queue WHERE seq = ? AND generation = ?", queued)
 
+    def _all_processed(self) -> bool:
+        """Whether every record has its row: nothing queued here, nothing waiting for indexing (a
+        record is queued once indexed; a message that loses its row to a deleted neighbour is queued)."""
+        rows = self.store.read("SELECT EXISTS (SELECT 1 FROM context_queue) "
+                               "OR EXISTS (SELECT 1 FROM outbox WHERE op = 'upsert')")
+        return not rows[0][0]
+
     def search(self, match: str, filters: Filters, limit: int, weight: float) -> list[tuple[str, float]]:
         """Ids ranked by BM25 (best first): messages over their text and, at ``weight``, their
-        neighbours' text; every other record over its own text (``records_fts``)."""
+        neighbours' text; other records over their own text; records not processed yet over their
+        own text in ``records_fts`` (a second query, skipped when every record is processed)."""
         where, params = filters.sql()
         scope = f'scope : "{scope_token(filters.user_id)}"'
         with_context = (
@@ -251,6 +264,7 @@ class ContextIndex:
             "AND NOT EXISTS (SELECT 1 FROM context_fts c WHERE c.rowid = r.seq) ORDER BY rank LIMIT ?"
         )
         rows = self.store.read(with_context, [f"{scope} AND {{text context}} : ({match})", *params, limit])
-        rows += self.store.read(without, [f"{scope} AND text : ({match})", *params, limit])
+        if not self._all_processed():
+            rows += self.store.read(without, [f"{scope} AND text : ({match})", *params, limit])
         ranked = sorted(((str(i), -float(rank)) for i, rank in rows), key=lambda pair: -pair[1])
         return ranked[:limit]

@@ -668,7 +668,7 @@ class MemoryCore(LongTermMemory):
                     # embedding waits in the cache); writing its own first would cost a second write
                     others = [(r, v) for r, v in zip(records, vectors, strict=True) if r.kind != "message"]
                     self.index.upsert([r for r, _ in others], [v for _, v in others])
-                    self.context_index.queue([record.id for record in records if record.kind == "message"])
+                    self.context_index.queue([record.id for record in records])
                     # another process may have forgotten some of them meanwhile (its Chroma delete
                     # could have run before our upsert): drop the vectors of records now gone
                     kept = self.store.get([record.id for record, _ in others], None)
