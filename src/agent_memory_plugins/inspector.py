@@ -406,7 +406,7 @@ def core_html(core: MemoryCore) -> str:
     where = core.settings.path or "in memory"
     try:
         activity = core.store.activity()
-        pending, vectors = core.store.outbox_size(), core.index.count()
+        pending, vectors = core.store.outbox_size() + core.context_index.pending(), core.index.count()
     except Exception as error:  # a closed store still renders
         return _wrap(f"<h4>MemoryCore <span class=\"amp-mono\">{_e(where)}</span></h4>"
                      f'<p class="amp-muted">{_e(error)}</p>')

@@ -169,3 +169,33 @@ def test_keyword_recall_finds_every_kind_before_and_after_the_worker(store_path:
         assert found() == sorted([said.id, fact.id])  # from the context index alone, once each
         memory.forget(memory_id=fact.id, user_id="maya")
         assert found() == [said.id]
+
+
+def test_a_record_processed_by_another_process_during_a_search_is_still_found(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyword search reads one state of the store: when another process builds a record's
+    context row between its two queries, the record is found once, not lost between them."""
+    from agent_memory_plugins.core.context_index import ContextIndex
+    from agent_memory_plugins.core.store_sqlite import SQLiteRecordStore
+
+    with MemoryCore(store_path, embedder=letters, dense_weight=0.0, background=False) as memory:
+        fact = memory.remember("Maya plays the cello.", user_id="maya")
+        said = memory.add_message("s", "user", "The cello lesson is on Thursday.", user_id="maya")
+        memory._index_pending(memory.store.outbox_last())  # indexed (the outbox is empty)
+        memory.context_index.queue([fact.id, said.id])  # as just after indexing: queued, no row yet
+        with memory.store.transaction() as db:
+            db.execute("DELETE FROM context_fts")
+        other = SQLiteRecordStore(str(memory.store.path))  # another process's connection
+        elsewhere = ContextIndex(other, memory.settings.context_turns, memory.settings.context_vector_weight)
+        real = ContextIndex._all_processed
+
+        def other_process_drains_first(self: ContextIndex, query: object) -> bool:
+            elsewhere.drain()  # builds both rows and empties the queue, committed at once
+            return real(self, query)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ContextIndex, "_all_processed", other_process_drains_first)
+        found = [hit.record.id for hit in memory.search("cello", user_id="maya", k=5)]
+        monkeypatch.undo()
+        other.close()
+        assert sorted(found) == sorted([fact.id, said.id])

@@ -139,7 +139,7 @@ class ContextIndex:
         self.store = store
         self.turns = turns
         self.vector_weight = vector_weight
-        state = f"{VERSION}:{turns}:{float(vector_weight)!r}"
+        self.state = state = f"{VERSION}:{turns}:{float(vector_weight)!r}"
         with store.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'context_index'").fetchone()
             if row is None or row[0] != state:  # a store from before this index (or other turns)
@@ -189,7 +189,7 @@ class ContextIndex:
                                [(s,) for s in (found[0], *before, *after)])
 
     def pending(self) -> int:
-        """Messages waiting for their context."""
+        """Records waiting for their row (and messages for their vector in context)."""
         return int(self.store.read("SELECT COUNT(*) FROM context_queue")[0][0])
 
     def drain(
@@ -236,14 +236,17 @@ class ContextIndex:
 
     @staticmethod
     def _done(db: sqlite3.Connection, queued: list[tuple[int, int]]) -> None:
-        """Take finished messages off the queue, unless they were queued again meanwhile."""
+        """Take finished records off the queue, unless they were queued again meanwhile."""
         db.executemany("DELETE FROM context_queue WHERE seq = ? AND generation = ?", queued)
 
-    def _all_processed(self) -> bool:
+    def _all_processed(self, query: Query) -> bool:
         """Whether every record has its row: nothing queued here, nothing waiting for indexing (a
-        record is queued once indexed; a message that loses its row to a deleted neighbour is queued)."""
-        rows = self.store.read("SELECT EXISTS (SELECT 1 FROM context_queue) "
-                               "OR EXISTS (SELECT 1 FROM outbox WHERE op = 'upsert')")
+        record is queued once indexed; a message that loses its row to a deleted neighbour is
+        queued), and the index is laid out as this version lays it out (a process of an older
+        version may have rebuilt it with messages only)."""
+        rows = query("SELECT EXISTS (SELECT 1 FROM context_queue) "
+                     "OR EXISTS (SELECT 1 FROM outbox WHERE op = 'upsert') "
+                     "OR NOT EXISTS (SELECT 1 FROM meta WHERE key = 'context_index' AND value = ?)", (self.state,))
         return not rows[0][0]
 
     def search(self, match: str, filters: Filters, limit: int, weight: float) -> list[tuple[str, float]]:
@@ -263,8 +266,11 @@ class ContextIndex:
             f"WHERE records_fts MATCH ? AND {where} "
             "AND NOT EXISTS (SELECT 1 FROM context_fts c WHERE c.rowid = r.seq) ORDER BY rank LIMIT ?"
         )
-        rows = self.store.read(with_context, [f"{scope} AND {{text context}} : ({match})", *params, limit])
-        if not self._all_processed():
-            rows += self.store.read(without, [f"{scope} AND text : ({match})", *params, limit])
-        ranked = sorted(((str(i), -float(rank)) for i, rank in rows), key=lambda pair: -pair[1])
-        return ranked[:limit]
+        with self.store.snapshot() as query:  # one state: a record is found by one of the two, once
+            rows = query(with_context, [f"{scope} AND {{text context}} : ({match})", *params, limit])
+            if not self._all_processed(query):
+                rows += query(without, [f"{scope} AND text : ({match})", *params, limit])
+        best: dict[str, float] = {}
+        for record_id, rank in rows:
+            best[str(record_id)] = max(best.get(str(record_id), float("-inf")), -float(rank))
+        return sorted(best.items(), key=lambda pair: -pair[1])[:limit]

@@ -83,9 +83,9 @@ def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
     return twin
 
 
-CONTEXT_BATCH = 512
-"""Messages whose context is built per step: above one indexing batch and its neighbours, so the
-vectors of one indexing batch go to Chroma in one write."""
+CONTEXT_BATCH = 256
+"""Records whose context is built per step (one write transaction, one Chroma write): two steps
+follow each indexing batch; a bounded step keeps writers' waits short."""
 
 
 class MemoryCore(LongTermMemory):
@@ -671,8 +671,10 @@ class MemoryCore(LongTermMemory):
                     self.context_index.queue([record.id for record in records])
                     # another process may have forgotten some of them meanwhile (its Chroma delete
                     # could have run before our upsert): drop the vectors of records now gone
-                    kept = self.store.get([record.id for record, _ in others], None)
-                    self.index.delete([record.id for record, _ in others if record.id not in kept])
+                    kept = self.store.existing([record.id for record, _ in others])
+                    gone = [record.id for record, _ in others if record.id not in kept]
+                    if gone:
+                        self.index.delete(gone)
                 self.store.ack([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
             self._drain_context(max_batches=2)  # newest first: this batch, its embeddings still cached

@@ -21,7 +21,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -245,6 +245,23 @@ class SQLiteRecordStore:
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only statement (for companion indexes such as the context index)."""
         return self._read(sql, params)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]]:
+        """Several reads that see one state of the database (one read transaction): yields
+        ``query(sql, params) -> rows``."""
+        with self._lock:
+            self._check_open()
+            db = self._db
+
+            def query(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                return db.execute(sql, params).fetchall()
+
+            db.execute("BEGIN")
+            try:
+                yield query
+            finally:
+                db.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
