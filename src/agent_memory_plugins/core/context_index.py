@@ -53,15 +53,18 @@ _QUEUE = "INSERT INTO context_queue (seq) {rows} ON CONFLICT (seq) DO UPDATE SET
 request for those already queued."""
 
 _BEFORE = (
-    "SELECT p.{col} FROM records p WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
+    "SELECT p.{col} FROM records p{join} WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
     "AND p.kind = 'message' AND (p.ts < {r}.ts OR (p.ts = {r}.ts AND p.seq < {r}.seq)) "
     "ORDER BY p.ts DESC, p.seq DESC LIMIT {n}"
 )
 _AFTER = (
-    "SELECT p.{col} FROM records p WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
+    "SELECT p.{col} FROM records p{join} WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
     "AND p.kind = 'message' AND (p.ts > {r}.ts OR (p.ts = {r}.ts AND p.seq > {r}.seq)) "
     "ORDER BY p.ts, p.seq LIMIT {n}"
 )
+"""The messages just before / after message ``{r}`` in its session (none outside a session): the
+delete trigger reads them for ``old``, :meth:`ContextIndex._neighbours` for a message by ``seq``."""
+_CENTRE = "WITH c AS (SELECT user_id, session_id, ts, seq FROM records WHERE seq = ? AND kind = 'message') "
 
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -102,7 +105,7 @@ def _unit(vector: Any) -> Any:
 
 def _schema(turns: int) -> list[str]:
     around = "SELECT seq FROM ({}) UNION ALL SELECT seq FROM ({})".format(
-        _BEFORE.format(col="seq", r="old", n=turns), _AFTER.format(col="seq", r="old", n=turns)
+        _BEFORE.format(col="seq", join="", r="old", n=turns), _AFTER.format(col="seq", join="", r="old", n=turns)
     )
     return [
         "DROP TABLE IF EXISTS context_fts",  # rebuilt from the queue below (layout may have changed)
@@ -138,7 +141,6 @@ class ContextIndex:
     def __init__(self, store: SQLiteRecordStore, turns: int = 2, vector_weight: float = 0.0) -> None:
         self.store = store
         self.turns = turns
-        self.vector_weight = vector_weight
         self.state = state = f"{VERSION}:{turns}:{float(vector_weight)!r}"
         with store.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'context_index'").fetchone()
@@ -151,20 +153,8 @@ class ContextIndex:
 
     def _neighbours(self, query: Query, seq: int, column: str) -> tuple[list[Any], list[Any]]:
         """``column`` of the messages before (oldest first) and after ``seq`` in its session."""
-        found = query("SELECT user_id, session_id, ts FROM records WHERE seq = ? AND kind = 'message'", (seq,))
-        if not found or found[0][1] is None:
-            return [], []
-        user, session, ts = found[0]
-        before = query(
-            f"SELECT {column} FROM records WHERE user_id = ? AND session_id = ? AND kind = 'message' "
-            "AND (ts < ? OR (ts = ? AND seq < ?)) ORDER BY ts DESC, seq DESC LIMIT ?",
-            (user, session, ts, ts, seq, self.turns),
-        )
-        after = query(
-            f"SELECT {column} FROM records WHERE user_id = ? AND session_id = ? AND kind = 'message' "
-            "AND (ts > ? OR (ts = ? AND seq > ?)) ORDER BY ts, seq LIMIT ?",
-            (user, session, ts, ts, seq, self.turns),
-        )
+        before = query(_CENTRE + _BEFORE.format(col=column, join=", c", r="c", n=self.turns), (seq,))
+        after = query(_CENTRE + _AFTER.format(col=column, join=", c", r="c", n=self.turns), (seq,))
         return [v for (v,) in reversed(before)], [v for (v,) in after]
 
     def neighbourhoods(self, record_ids: Sequence[str]) -> list[Neighbourhood]:
