@@ -667,14 +667,8 @@ class MemoryCore(LongTermMemory):
                     # a message's vector is written in its context, right after this batch (its
                     # embedding waits in the cache); writing its own first would cost a second write
                     others = [(r, v) for r, v in zip(records, vectors, strict=True) if r.kind != "message"]
-                    self.index.upsert([r for r, _ in others], [v for _, v in others])
+                    self._upsert_vectors([r for r, _ in others], [v for _, v in others])
                     self.context_index.queue([record.id for record in records])
-                    # another process may have forgotten some of them meanwhile (its Chroma delete
-                    # could have run before our upsert): drop the vectors of records now gone
-                    kept = self.store.existing([record.id for record, _ in others])
-                    gone = [record.id for record, _ in others if record.id not in kept]
-                    if gone:
-                        self.index.delete(gone)
                 self.store.ack([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
             self._drain_context(max_batches=2)  # newest first: this batch, its embeddings still cached
@@ -700,16 +694,21 @@ class MemoryCore(LongTermMemory):
             embedded = dict(zip(texts, self.embedder.embed(texts), strict=True)) if texts else {}
             rows = self.store.get([n.record_id for n in current], None)
             present = [n for n in current if n.record_id in rows]
-            self.index.upsert(
+            self._upsert_vectors(
                 [rows[n.record_id].record for n in present],
                 [context_vector(embedded[n.text], [embedded[t] for t in n.before], [embedded[t] for t in n.after],
                                 weight) for n in present],
             )
-            kept = self.store.existing([n.record_id for n in present])  # forgotten by another process: drop
-            gone = [n.record_id for n in present if n.record_id not in kept]
-            if gone:
-                self.index.delete(gone)
         return True
+
+    def _upsert_vectors(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
+        """Write the vectors of ``records``, then drop those of records another process forgot
+        meanwhile (its Chroma delete could have run before our upsert). Under the index lock."""
+        self.index.upsert(records, vectors)
+        kept = self.store.existing([record.id for record in records])
+        gone = [record.id for record in records if record.id not in kept]
+        if gone:
+            self.index.delete(gone)
 
     def _apply_deletes(self) -> None:
         items = self.store.outbox(1_000_000, op="delete")
