@@ -25,11 +25,11 @@ test: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(PY) -m ruff check src tests benchmarks notebooks
+	$(PY) -m ruff check .
 	$(PY) -m mypy
 
 bench: install
 	$(PY) benchmarks/speed.py --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.core.ranking import Weights
+from agent_memory_plugins.core.recall.ranking import Weights
 from agent_memory_plugins.importers import locomo_sessions
 from agent_memory_plugins.settings import Settings
 

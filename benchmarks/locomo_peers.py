@@ -31,7 +31,7 @@ class SharedModel:
     """
 
     def __init__(self, noise: float = 0.0) -> None:
-        from agent_memory_plugins.core.embeddings import SentenceTransformerEmbedder
+        from agent_memory_plugins.core.indexes.embeddings import SentenceTransformerEmbedder
 
         self.inner = SentenceTransformerEmbedder()
         self.noise = noise

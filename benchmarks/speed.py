@@ -74,7 +74,7 @@ def ms_since(start: float) -> float:
 
 def shared_model() -> Any:
     """The process's shared all-MiniLM-L6-v2 (the object the core embeds with)."""
-    from agent_memory_plugins.core.embeddings import _shared_model
+    from agent_memory_plugins.core.indexes.embeddings import _shared_model
 
     return _shared_model("all-MiniLM-L6-v2")
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.core.context_index import context_vector
+from agent_memory_plugins.core.indexes.context_vectors import context_vector
+from agent_memory_plugins.core.indexes.indexer import drain_context
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -113,19 +114,19 @@ def test_a_failed_context_batch_is_queued_again(store_path: Path) -> None:
     with MemoryCore(store_path, embedder=letters) as memory:
         write(memory, TALK)
         memory.flush()
-        memory.context_index.queue([r.id for r in memory.export(user_id="maya")])
-        waiting = memory.context_index.pending()
+        memory.store.queue_context([r.id for r in memory.export(user_id="maya")])
+        waiting = memory.store.context_pending()
 
         def broken(batch: object) -> bool:
             raise RuntimeError("vector store unreachable")
 
         with pytest.raises(RuntimeError, match="unreachable"):
-            memory.context_index.drain(on_batch=broken)
-        assert memory.context_index.pending() == waiting
-        assert memory.context_index.drain(on_batch=lambda batch: False) == 0  # "not now": stays queued
-        assert memory.context_index.pending() == waiting
+            drain_context(memory.store, on_batch=broken)
+        assert memory.store.context_pending() == waiting
+        assert drain_context(memory.store, on_batch=lambda batch: False) == 0  # "not now": stays queued
+        assert memory.store.context_pending() == waiting
         memory.flush()
-        assert memory.context_index.pending() == 0
+        assert memory.store.context_pending() == 0
 
 
 def test_a_bad_context_vector_weight_is_refused() -> None:
@@ -162,10 +163,10 @@ def test_keyword_recall_finds_every_kind_before_and_after_the_worker(store_path:
         def found() -> list[str]:
             return sorted(hit.record.id for hit in memory.search("cello", user_id="maya", k=5))
 
-        assert memory.context_index.pending() + memory.store.outbox_size() > 0
+        assert memory.store.context_pending() + memory.store.outbox_size() > 0
         assert found() == sorted([said.id, fact.id])  # at once, before any indexing
         memory.flush()
-        assert memory.context_index.pending() == 0 and memory.store.outbox_size() == 0
+        assert memory.store.context_pending() == 0 and memory.store.outbox_size() == 0
         assert found() == sorted([said.id, fact.id])  # from the context index alone, once each
         memory.forget(memory_id=fact.id, user_id="maya")
         assert found() == [said.id]
@@ -176,25 +177,24 @@ def test_a_record_processed_by_another_process_during_a_search_is_still_found(
 ) -> None:
     """The keyword search reads one state of the store: when another process builds a record's
     context row between its two queries, the record is found once, not lost between them."""
-    from agent_memory_plugins.core.context_index import ContextIndex
-    from agent_memory_plugins.core.store_sqlite import SQLiteRecordStore
+    from agent_memory_plugins.core.storage.sqlite import SQLiteRecordStore
 
     with MemoryCore(store_path, embedder=letters, dense_weight=0.0, background=False) as memory:
         fact = memory.remember("Maya plays the cello.", user_id="maya")
         said = memory.add_message("s", "user", "The cello lesson is on Thursday.", user_id="maya")
-        memory._index_pending(memory.store.outbox_last())  # indexed (the outbox is empty)
-        memory.context_index.queue([fact.id, said.id])  # as just after indexing: queued, no row yet
+        memory.indexer.index_pending(memory.store.outbox_position())  # indexed (the outbox is empty)
+        memory.store.queue_context([fact.id, said.id])  # as just after indexing: queued, no row yet
         with memory.store.transaction() as db:
             db.execute("DELETE FROM context_fts")
         other = SQLiteRecordStore(str(memory.store.path))  # another process's connection
-        elsewhere = ContextIndex(other, memory.settings.context_turns, memory.settings.context_vector_weight)
-        real = ContextIndex._all_processed
+        other.open_context_index(memory.settings.context_turns, memory.indexer.context_layout)
+        real = SQLiteRecordStore._all_processed
 
-        def other_process_drains_first(self: ContextIndex, query: object) -> bool:
-            elsewhere.drain()  # builds both rows and empties the queue, committed at once
+        def other_process_drains_first(self: SQLiteRecordStore, query: object) -> bool:
+            drain_context(other)  # builds both rows and empties the queue, committed at once
             return real(self, query)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(ContextIndex, "_all_processed", other_process_drains_first)
+        monkeypatch.setattr(SQLiteRecordStore, "_all_processed", other_process_drains_first)
         found = [hit.record.id for hit in memory.search("cello", user_id="maya", k=5)]
         monkeypatch.undo()
         other.close()

@@ -255,7 +255,8 @@ def test_a_fold_never_takes_messages_that_arrive_while_it_reads() -> None:
             return wrapped
 
         unsummarized = memory.store.unsummarized
-        memory._window_rows = concurrent_write_before_second_read(memory._window_rows)  # type: ignore[method-assign]
+        conversations = memory.conversations
+        conversations.window_rows = concurrent_write_before_second_read(conversations.window_rows)  # type: ignore[method-assign]
         memory.store.unsummarized = concurrent_write_before_second_read(unsummarized)  # type: ignore[method-assign]
-        memory._fold("default", "s", force=False)
+        conversations.fold("default", "s", force=False)
         assert len(unsummarized("default", "s")) == 3  # all three are still in the window of 4: none folded

@@ -15,7 +15,7 @@ from agent_memory_plugins import (
     MemoryCore,
     NotFoundError,
 )
-from agent_memory_plugins.core.consolidation import subject_of
+from agent_memory_plugins.core.longterm.consolidation import subject_of
 
 
 def _texts(memory: MemoryCore, query: str, user: str = "default", **kwargs: object) -> list[str]:

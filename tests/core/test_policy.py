@@ -7,14 +7,15 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from agent_memory_plugins.core.context_index import context_vector
-from agent_memory_plugins.core.filters import check_where, to_sql
-from agent_memory_plugins.core.policy import fit_context, should_fold, window_start
-from agent_memory_plugins.core.ranking import Weights, final_score, fuse, question_factor, recency, with_rescored
-from agent_memory_plugins.core.salience import estimate_importance
-from agent_memory_plugins.core.store_sqlite import match_expression
-from agent_memory_plugins.core.summarizer import ExtractiveSummarizer
-from agent_memory_plugins.core.tokens import approximate_tokens
+from agent_memory_plugins.core.conversation.policy import fit_context, should_fold, window_start
+from agent_memory_plugins.core.conversation.summarizer import ExtractiveSummarizer
+from agent_memory_plugins.core.conversation.tokens import approximate_tokens
+from agent_memory_plugins.core.filters import check_where
+from agent_memory_plugins.core.indexes.context_vectors import context_vector
+from agent_memory_plugins.core.longterm.salience import estimate_importance
+from agent_memory_plugins.core.recall.keywords import query_terms
+from agent_memory_plugins.core.recall.ranking import Weights, final_score, fuse, question_factor, recency, with_rescored
+from agent_memory_plugins.core.storage.sqlite.rows import match_expression, where_sql
 from agent_memory_plugins.errors import InvalidFilterError
 from agent_memory_plugins.records import MemoryRecord
 
@@ -182,17 +183,17 @@ def test_extractive_summary_is_running() -> None:
 
 
 def test_match_expression_quotes_everything() -> None:
-    assert match_expression('NEAR(a b) OR "x" * col:val') is not None
-    assert match_expression("what?!") == '"what"'
-    assert match_expression("!!!") is None
-    expression = match_expression("Where does Alice live")
+    assert match_expression(query_terms('NEAR(a b) OR "x" * col:val'))
+    assert match_expression(query_terms("what?!")) == '"what"'
+    assert query_terms("!!!") == []
+    expression = match_expression(query_terms("Where does Alice live"))
     assert expression == '"alice" OR "live"'
 
 
 def test_where_filter_translation() -> None:
     where = {"topic": "travel", "year": {"$gte": 2023}, "$or": [{"a": 1}, {"b": {"$in": ["x", "y"]}}]}
     assert check_where(where) == where
-    sql, params = to_sql(where)
+    sql, params = where_sql(where)
     assert sql.count("json_extract") == 4 and 2023 in params and "x" in params
 
 
@@ -214,7 +215,7 @@ def test_rescored_candidates_take_their_dense_place() -> None:
 
 
 def test_a_keyword_match_beyond_the_dense_cutoff_gets_its_exact_dense_rank(monkeypatch: pytest.MonkeyPatch) -> None:
-    import agent_memory_plugins.core.memory as core_memory
+    import agent_memory_plugins.core.recall.search as core_search
     from agent_memory_plugins import MemoryCore
 
     with MemoryCore(candidates=1) as memory:  # the dense search returns one candidate
@@ -224,5 +225,5 @@ def test_a_keyword_match_beyond_the_dense_cutoff_gets_its_exact_dense_rank(monke
         memory.flush()
         hit = memory.search("water plants balcony code", k=1)[0]
         assert hit.record.id == target.id and hit.explain["keyword_rank"] == 1 and hit.explain["dense_rank"] == 2
-        monkeypatch.setattr(core_memory, "RESCORED", 0)  # without rescoring it had no dense rank at all
+        monkeypatch.setattr(core_search, "RESCORED", 0)  # without rescoring it had no dense rank at all
         assert "dense_rank" not in memory.search("water plants balcony code", k=1)[0].explain

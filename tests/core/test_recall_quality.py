@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.core.query_analysis import find_time
+from agent_memory_plugins.core.recall.query_analysis import find_time
 from agent_memory_plugins.errors import ConfigurationError
 
 
@@ -62,7 +62,7 @@ def test_context_follows_later_turns_and_is_purged_on_forget() -> None:
         memory.forget(memory_id=memory.search("xylophone", k=5)[0].record.id)
         memory.flush()
         assert memory.search("xylophone", k=5) == []  # nothing of it is left in any neighbour
-        rows = memory.store.read("SELECT COUNT(*) FROM context_fts WHERE context_fts MATCH 'xylophone'")
+        rows = memory.store._read("SELECT COUNT(*) FROM context_fts WHERE context_fts MATCH 'xylophone'")
         assert rows[0][0] == 0
 
 
@@ -117,5 +117,5 @@ def test_a_store_from_before_the_context_index_is_migrated(store_path: Path) -> 
     with _core(store_path) as memory:
         memory.flush()
         assert [record.id for record in memory.messages("s1")] == ids  # nothing lost
-        assert memory.context_index.pending() == 0
+        assert memory.store.context_pending() == 0
         assert ids[1] in [hit.record.id for hit in memory.search("what did Caroline research?", k=2)]

@@ -85,10 +85,10 @@ def python(code: str, *args: str) -> subprocess.Popen[str]:
 def expected_vector(memory: MemoryCore, record: MemoryRecord) -> Any:
     """The vector Chroma should hold for a record: a message's in its current neighbourhood
     (its own embedding blended with its neighbours'), any other record's own embedding."""
-    from agent_memory_plugins.core.context_index import context_vector
+    from agent_memory_plugins.core.indexes.context_vectors import context_vector
 
     embed = memory.embedder.embed
-    found = memory.context_index.neighbourhoods([record.id])
+    found = memory.store.neighbourhoods([record.id])
     if not found:
         return embed([record.text])[0]
     around = found[0]

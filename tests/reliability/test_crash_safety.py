@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.core.store_sqlite import PURGE_PENDING, RESET_PENDING
 
 from .support import HashEmbedder, expected_vector, python, scan
 
@@ -117,7 +116,7 @@ def check_store(folder: Path, ledger: Ledger, rng: random.Random, samples: int =
     """Reopen the store and check everything the crash-safety contract promises."""
     with MemoryCore(folder, embedder=HashEmbedder(), **OPTIONS) as memory:
         # an interrupted reindex or forget was finished while opening
-        assert memory.store.meta(RESET_PENDING) is None and memory.store.meta(PURGE_PENDING) is None
+        assert not memory.store.reset_pending() and not memory.store.purge_pending()
         memory.flush()
         records = [record for user in memory.users() for record in memory.export(user_id=user)]
         messages = [record for record in records if record.kind == "message"]
@@ -207,8 +206,8 @@ def test_sigkill_loop_never_loses_acknowledged_writes(tmp_path: Path) -> None:
 KILL_AT = r"""
 import os, signal, sys, support
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.core.store_sqlite import SQLiteRecordStore
-from agent_memory_plugins.core.vectors import ChromaIndex
+from agent_memory_plugins.core.storage.sqlite import SQLiteRecordStore
+from agent_memory_plugins.core.indexes.vectors import ChromaIndex
 folder, point = sys.argv[1], sys.argv[2]
 
 def die(*args, **kwargs):
@@ -227,7 +226,7 @@ if point == "reindex-queued":        # records queued and reset marked, vectors 
 elif point == "reindex-reset":       # vectors dropped, reset mark not yet cleared
     after(ChromaIndex, "reset")
 elif point == "reindex-refilling":   # halfway through re-embedding
-    memory.settings = memory.settings.replace(index_batch_size=5)
+    memory.indexer.settings = memory.settings.replace(index_batch_size=5)
     calls = []
     real_upsert = ChromaIndex.upsert
     def upsert(self, records, vectors):
@@ -237,7 +236,7 @@ elif point == "reindex-refilling":   # halfway through re-embedding
             die()
     ChromaIndex.upsert = upsert
 elif point == "forget-committed":    # SQLite committed the forget, Chroma not yet told
-    memory._apply_deletes = die
+    memory.indexer.apply_deletes = die
 elif point == "forget-vectors":      # vectors dropped, keyword index not yet compacted
     SQLiteRecordStore.compact = die
 elif point == "fold-summarizing":    # the summarizer is running

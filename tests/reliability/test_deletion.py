@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.core.store_sqlite import PURGE_PENDING
 
 from .support import HashEmbedder, scan
 
@@ -87,10 +86,10 @@ def test_forget_while_another_connection_reads_is_finished_by_the_next_open(tmp_
             assert memory.forget(user_id=VICTIM) == 102
             assert time.monotonic() - started < 20  # did not wait for the reader
             assert memory.export(user_id=VICTIM) == []  # gone from every read at once
-            assert memory.store.meta(PURGE_PENDING) == "1"  # the file rewrite is still owed
+            assert memory.store.purge_pending()  # the file rewrite is still owed
             reader.execute("ROLLBACK")
     with MemoryCore(folder, **OPTIONS) as memory:  # the next open pays it
-        assert memory.store.meta(PURGE_PENDING) is None
+        assert not memory.store.purge_pending()
         assert_keeper_intact(memory, 100)
     assert scan(folder, MARKERS) == {}
 

@@ -1,0 +1,78 @@
+"""agent-memory-plugins: memory that lasts for LLM agents, as a drop-in for LangChain and LlamaIndex.
+
+``import agent_memory_plugins`` is cheap: the core (and with it chromadb and sqlite set-up) loads on
+first use of :class:`MemoryCore`, and torch only when the default embedder first embeds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AgentMemoryError,
+    ConfigurationError,
+    ContentTooLargeError,
+    EmbeddingMismatchError,
+    IndexingError,
+    InvalidContentError,
+    InvalidFilterError,
+    InvalidIdError,
+    InvalidInputError,
+    InvalidKindError,
+    InvalidMetadataError,
+    InvalidRoleError,
+    InvalidTimestampError,
+    MissingDependencyError,
+    NotFoundError,
+    StoreClosedError,
+    StoreInUseError,
+    StoreVersionError,
+)
+from .inspector import SearchResults, SessionView
+from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .core.memory import MemoryCore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentMemoryError",
+    "CleanupReport",
+    "ConfigurationError",
+    "ContentTooLargeError",
+    "EmbeddingMismatchError",
+    "HistoryEvent",
+    "Hit",
+    "IndexingError",
+    "InvalidContentError",
+    "InvalidFilterError",
+    "InvalidIdError",
+    "InvalidInputError",
+    "InvalidKindError",
+    "InvalidMetadataError",
+    "InvalidRoleError",
+    "InvalidTimestampError",
+    "Link",
+    "MemoryContext",
+    "MemoryCore",
+    "MemoryRecord",
+    "MissingDependencyError",
+    "NotFoundError",
+    "SearchResults",
+    "SessionView",
+    "Settings",
+    "StoreClosedError",
+    "StoreInUseError",
+    "StoreVersionError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MemoryCore":
+        from .core.memory import MemoryCore
+
+        return MemoryCore
+    raise AttributeError(f"module 'agent_memory_plugins' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The conversation of each session: window policy, token counts, summaries and folding."""

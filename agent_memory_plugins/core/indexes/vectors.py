@@ -1,0 +1,232 @@
+"""The vector index: a Chroma collection that mirrors the record store and can be rebuilt from it.
+
+Embedded ``PersistentClient`` under the store's folder by default, an in-memory client when the
+store has no folder, or an ``HttpClient`` for a Chroma server (``chroma_url`` or ``chroma_client``).
+We always hand Chroma our own embeddings; its default embedding function is never used.
+
+No user text reaches Chroma: it holds the vector, the record's kind, role and timestamp, and keyed
+digests of its user, session and agent ids (for scoping queries). Texts and user metadata stay in
+SQLite, where ``forget`` can erase them; ``where`` filters are resolved there (see ``MemoryCore``).
+Chroma keeps its own write log and deleted HNSW entries, so a forgotten record's *vector* may stay
+in Chroma's files until Chroma compacts them; its words never do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import hmac
+import os
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ...errors import ConfigurationError, MissingDependencyError, StoreInUseError
+from ...records import MemoryRecord
+from .embeddings import cosine
+
+if TYPE_CHECKING:
+    from ..storage.interface import Filters
+
+T = TypeVar("T")
+LOCK_FILE = "chroma.lock"
+SCHEME = "2"
+"""Layout of the metadata stored beside each vector (1: raw ids and user metadata; 2: digests)."""
+
+
+def _chromadb() -> Any:
+    try:
+        import chromadb
+    except ImportError as error:  # pragma: no cover - chromadb is a core dependency
+        raise MissingDependencyError("chromadb is missing: pip install 'agent-memory-plugins'") from error
+    return chromadb
+
+
+class ChromaIndex:
+    """One Chroma collection holding a vector per record, with its scope as metadata."""
+
+    def __init__(
+        self,
+        path: str | None,
+        collection: str,
+        url: str | None = None,
+        client: Any = None,
+    ) -> None:
+        chromadb = _chromadb()
+        from chromadb.config import Settings as ChromaSettings
+
+        self._lock_handle: Any = None
+        self.key = b""
+        """Secret for :meth:`scope` digests; the core sets it from the record store."""
+        self._holds_vectors = False
+        self.ephemeral = False
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if client is not None:
+            self.client = client
+            self.mode = "client"
+        elif url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ConfigurationError(f"chroma_url must look like http://host:port, got {url!r}")
+            self.client = chromadb.HttpClient(
+                host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https", settings=settings,
+            )
+            self.mode = "server"
+        elif path is not None:
+            self._lock_handle = _lock_folder(path)
+            self.client = chromadb.PersistentClient(path=os.path.join(path, "chroma"), settings=settings)
+            self.mode = "embedded"
+        else:
+            self.client = chromadb.EphemeralClient(settings=settings)
+            collection = f"{collection}-{uuid.uuid4().hex[:12]}"  # in-memory clients share a process
+            self.ephemeral = True
+            self.mode = "memory"
+        self.name = collection
+        self._lock = threading.RLock()
+        self.collection = self._open_collection()
+
+    def _open_collection(self) -> Any:
+        return self.client.get_or_create_collection(
+            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def _use(self, action: Callable[[Any], T]) -> T:
+        """Run ``action(collection)``; never during a reset by another thread, and once more on a
+        fresh handle when another process reset (deleted and recreated) the collection."""
+        with self._lock:
+            try:
+                return action(self.collection)
+            except _chromadb().errors.NotFoundError:
+                self.collection = self._open_collection()
+                return action(self.collection)
+
+    def scope(self, value: str) -> str:
+        """The keyed digest under which a user, session or agent id is stored in Chroma."""
+        return hmac.new(self.key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+    def where(self, filters: Filters) -> dict[str, Any]:
+        """Chroma's ``where`` for the scope of ``filters`` (ids as digests; metadata ``where`` is
+        resolved in SQLite, never here)."""
+        parts: list[dict[str, Any]] = [{"user_id": {"$eq": self.scope(filters.user_id)}}]
+        if filters.session_id is not None:
+            parts.append({"session_id": {"$eq": self.scope(filters.session_id)}})
+        if filters.agent_id is not None:
+            parts.append({"agent_id": {"$eq": self.scope(filters.agent_id)}})
+        if filters.kinds:
+            parts.append({"kind": {"$in": list(filters.kinds)}})
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
+        """Store the vectors of ``records`` with their (digested) scope, kind, role and time."""
+        if not records:
+            return
+        self._holds_vectors = True
+        self._use(lambda collection: collection.upsert(
+            ids=[r.id for r in records],
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            metadatas=[self._metadata(r) for r in records],
+        ))
+
+    def _metadata(self, record: MemoryRecord) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "user_id": self.scope(record.user_id), "kind": record.kind, "role": record.role,
+            "timestamp": record.timestamp.timestamp(),
+        }
+        if record.session_id is not None:
+            meta["session_id"] = self.scope(record.session_id)
+        if record.agent_id is not None:
+            meta["agent_id"] = self.scope(record.agent_id)
+        return meta
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors by record id (missing ids are fine)."""
+        self._holds_vectors = False  # unknown until counted again
+        for start in range(0, len(ids), 1000):
+            self._use(functools.partial(_delete, ids=list(ids[start:start + 1000])))
+
+    def query(
+        self, vector: Sequence[float] | Any, where: dict[str, Any], limit: int, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest records within ``where`` (and ``ids`` when given): ``(id, similarity)`` best first."""
+        result = self._use(lambda collection: collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=limit, where=where,
+            include=["distances"], ids=list(ids) if ids is not None else None,
+        ))
+        ids = result["ids"][0] if result["ids"] else []
+        distances = (result.get("distances") or [[]])[0]
+        return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
+
+    def similarities(self, vector: Sequence[float] | Any, ids: Sequence[str]) -> dict[str, float]:
+        """Exact cosine similarity of ``vector`` to the stored vectors of ``ids`` (those present)."""
+        if not ids:
+            return {}
+        found = self._use(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
+        return {
+            str(record_id): cosine(vector, stored)
+            for record_id, stored in zip(found["ids"], found["embeddings"], strict=True)
+        }
+
+    def count(self) -> int:
+        """Vectors stored."""
+        return int(self._use(lambda collection: collection.count()))
+
+    def is_empty(self) -> bool:
+        """Whether there is nothing to query; cheap once a vector is known to be there."""
+        if not self._holds_vectors:
+            self._holds_vectors = self.count() > 0
+        return not self._holds_vectors
+
+    def reset(self) -> None:
+        """Drop and recreate the collection (for reindexing)."""
+        with self._lock:
+            with contextlib.suppress(_chromadb().errors.NotFoundError):  # another process was first
+                self.client.delete_collection(self.name)
+            self._holds_vectors = False
+            self.collection = self._open_collection()
+
+    def close(self) -> None:
+        """Release the collection (and drop it when it lived only in memory) and the folder lock."""
+        if self.ephemeral:
+            with contextlib.suppress(Exception):  # best effort on an in-memory collection
+                self.client.delete_collection(self.name)
+        if self.mode == "embedded":
+            # Release Chroma's per-path cache of the store, or a later open in this process would
+            # reuse an in-memory index that another process has since changed on disk.
+            close = getattr(self.client, "close", None)
+            if close is not None:
+                close()
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+
+def _delete(collection: Any, ids: list[str]) -> None:
+    collection.delete(ids=ids)
+
+
+def _lock_folder(path: str) -> Any:
+    """Hold an exclusive lock on the folder's embedded Chroma for this process.
+
+    Embedded Chroma must not be opened by two processes at once; the second gets a clear error
+    that points at server mode instead of a corrupted index.
+    """
+    os.makedirs(path, exist_ok=True)
+    handle = open(os.path.join(path, LOCK_FILE), "a+")  # noqa: SIM115 - kept open as the lock
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreInUseError(
+            f"embedded Chroma under {path} is already open (in another process, or in another "
+            "MemoryCore of this one). Share one MemoryCore per process; to use one store from "
+            "several processes run a Chroma server (chroma run --path DIR --port 8000) and pass "
+            "chroma_url='http://127.0.0.1:8000' in every process."
+        ) from None
+    return handle

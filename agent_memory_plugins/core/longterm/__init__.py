@@ -1,0 +1,1 @@
+"""Long-term memories: typed kinds, consolidation (rules and a pluggable model), salience."""

@@ -1,0 +1,574 @@
+"""MemoryCore: the one object every adapter, the CLI and the notebooks stand on."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import functools
+import logging
+import os
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from ..errors import IndexingError, InvalidInputError, NotFoundError, StoreClosedError
+from ..records import KINDS, Hit, MemoryContext, MemoryRecord, SearchResults
+from ..settings import Settings
+from . import validation as check
+from .conversation.folding import Conversations
+from .conversation.policy import fit_context
+from .conversation.summarizer import resolve_summarizer
+from .conversation.tokens import resolve_token_counter
+from .filters import check_where
+from .indexes.embeddings import CachedEmbedder, resolve_embedder
+from .indexes.indexer import Indexer
+from .indexes.vectors import ChromaIndex
+from .indexes.worker import Worker
+from .longterm.consolidator import resolve_consolidator
+from .longterm.memories import LongTermMemory
+from .longterm.salience import estimate_importance
+from .recall.search import Recall
+from .storage import Filters, StoredRow, open_record_store
+
+if TYPE_CHECKING:
+    from ..inspector import SessionView
+
+__all__ = ["MemoryCore"]
+
+log = logging.getLogger("agent_memory_plugins")
+P = ParamSpec("P")
+T = TypeVar("T")
+FOLD_PASSES = 3
+"""Folding passes one drain makes (a fold that raced another process is retried)."""
+MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
+_OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
+_DEFAULT: Any = object()
+"""Marks a keyword the caller did not pass (so ``None`` can mean "no limit")."""
+
+
+@atexit.register
+def _close_open_cores() -> None:
+    """Close cores the program left open: stop workers cleanly and checkpoint SQLite."""
+    for core in list(_OPEN_CORES):
+        try:
+            core.close()
+        except Exception:  # best effort at interpreter exit
+            log.debug("closing a MemoryCore at exit failed", exc_info=True)
+
+
+def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
+    """The async twin of a sync method: the same code, run in a worker thread."""
+
+    @functools.wraps(method)
+    async def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    twin.__doc__ = f"Async twin of :meth:`{method.__name__}`."
+    return twin
+
+
+class MemoryCore(LongTermMemory):
+    """Durable conversation memory: per-session windows, running summaries, long-term recall.
+
+    Setup::
+
+        mem = MemoryCore("./agent_memory")   # SQLite + embedded Chroma under this folder
+        mem = MemoryCore()                   # nothing on disk (tests, notebooks)
+
+    Usage::
+
+        mem.add_message("s1", "user", "I live in Denver", user_id="alice")
+        mem.flush()                          # wait for background indexing (optional)
+        mem.search("where does the user live?", user_id="alice")
+        mem.context("s1", "where do I live?", user_id="alice").render()
+
+    Async: every public method has an ``a``-prefixed twin (``aadd_message``, ``asearch``, ...).
+    Writes commit to SQLite before returning; embedding and summarizing happen in a background
+    worker, never on the write path. Every read and delete is scoped to one user.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        window_messages: int | None = _DEFAULT,
+        window_tokens: int | None = _DEFAULT,
+        embedder: Any = None,
+        summarizer: Any = None,
+        consolidator: Any = None,
+        token_counter: Any = None,
+        chroma_client: Any = None,
+        reindex: bool = False,
+        background: bool = True,
+        **settings: Any,
+    ) -> None:
+        overrides: dict[str, Any] = dict(settings)
+        if path is not None:
+            overrides["path"] = os.path.abspath(os.fspath(path))  # Chroma caches clients by path text
+        if window_messages is not _DEFAULT:  # None switches the count limit off
+            overrides["window_messages"] = window_messages
+        if window_tokens is not _DEFAULT:
+            overrides["window_tokens"] = window_tokens
+        self.settings = Settings.from_env(overrides)
+        folder = self.settings.path
+        if folder is not None:
+            os.makedirs(folder, exist_ok=True)
+        self.count_tokens = resolve_token_counter(token_counter)
+        self.embedder = CachedEmbedder(
+            resolve_embedder(embedder, self.settings.embedding_model), self.settings.embedding_cache_size
+        )
+        self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
+        self.consolidator = resolve_consolidator(consolidator)
+        self._review: collections.deque[str] = collections.deque()
+        self._ttl_by_kind = self.settings.ttl_by_kind()
+        self._next_sweep = 0.0
+        self._closed = False
+        self._last_error: BaseException | None = None
+        self.index = ChromaIndex(
+            folder, self.settings.chroma_collection, self.settings.chroma_url, chroma_client
+        )
+        try:
+            self.store = open_record_store(self.settings)
+        except BaseException:
+            self.index.close()
+            raise
+        try:
+            self.indexer = Indexer(self.store, self.index, self.embedder, self.settings)
+            self._index_lock = self.indexer.lock
+            self.conversations = Conversations(self.store, self.summarizer, self.count_tokens, self.settings,
+                                               self._index_lock, lambda: self._closed)
+            self.recall = Recall(self.store, self.index, self.embedder, self.settings)
+            self.index.key = self.store.secret("vector_key").encode()
+            if self.indexer.check_embedder(reindex):
+                self.flush()
+            self.indexer.resume()
+        except BaseException:
+            self.index.close()
+            self.store.close()
+            raise
+        _OPEN_CORES.add(self)
+        self._worker = Worker(self._background_drain, self.settings.index_interval) if background else None
+        if self._worker is not None:
+            self._worker.start()
+            if self.indexer.pending() or self.store.sessions_to_fold(1):
+                self._worker.wake()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the worker and close the stores. Queued indexing resumes on the next open."""
+        if self._closed:
+            return
+        self._closed = True
+        self.indexer.stop()
+        if self._worker is not None:
+            self._worker.stop()
+        with self._index_lock:
+            self.index.close()
+            self.store.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("this MemoryCore is closed; create a new one")
+
+    def __enter__(self) -> MemoryCore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.settings.path or "in memory"
+        state = "closed" if self._closed else f"{self.store.count()} records"
+        return f"MemoryCore({where!r}, {state}, chroma={self.index.mode})"
+
+    def _repr_html_(self) -> str:
+        """The store in Jupyter: per-user and per-session counts, latest activity (see inspector)."""
+        from ..inspector import core_html
+
+        return core_html(self)
+
+    def inspect(self, session_id: str, *, user_id: str = "default") -> SessionView:
+        """One session as a :class:`SessionView`: window, summary and what it covers, a timeline."""
+        from ..inspector import session_view
+
+        return session_view(self, session_id, user_id=user_id)
+
+    # -- writes -------------------------------------------------------------------------------
+    def add_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        user_id: str = "default",
+        agent_id: str | None = None,
+        timestamp: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        importance: float | None = None,
+        ttl: Any = None,
+    ) -> MemoryRecord:
+        """Record one message of a conversation. Durable when it returns.
+
+        ``ttl`` (seconds, timedelta or "7d"): the message expires then (default: the ``ttl`` setting).
+        """
+        message = {"role": role, "content": content, "timestamp": timestamp, "metadata": metadata,
+                   "importance": importance, "ttl": ttl}
+        return self.add_messages(session_id, [message], user_id=user_id, agent_id=agent_id)[0]
+
+    def add_messages(
+        self,
+        session_id: str,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        user_id: str = "default",
+        agent_id: str | None = None,
+    ) -> list[MemoryRecord]:
+        """Record many messages in one transaction (for imports): all are stored, or none.
+
+        Each message is a dict with ``role`` and ``content`` and optional ``timestamp``,
+        ``metadata``, ``importance`` and ``ttl``.
+        """
+        session = check.check_id(session_id, "session_id")
+        user = check.check_id(user_id, "user_id")
+        agent = check.check_optional_id(agent_id, "agent_id")
+        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+            raise InvalidInputError(f"messages must be a list of dicts, got {type(messages).__name__}")
+        now = time.time()
+        records = []
+        for position, message in enumerate(messages):
+            if not isinstance(message, Mapping):
+                raise InvalidInputError(f"messages[{position}] must be a dict with role and content")
+            records.append(self._new_record(
+                message.get("content"), role=check.check_role(message.get("role")), kind="message",
+                user=user, session=session, agent=agent, timestamp=message.get("timestamp"),
+                metadata=message.get("metadata"), importance=message.get("importance"), now=now,
+                ttl=message.get("ttl"),
+            ))
+        self._write(records)
+        if records:
+            self.conversations.touched({(user, session)})
+        return records
+
+    def _new_record(
+        self, content: Any, *, role: str, kind: str, user: str, session: str | None,
+        agent: str | None, timestamp: Any, metadata: Any, importance: Any, now: float,
+        ttl: Any = None, key: str | None = None,
+    ) -> MemoryRecord:
+        text = check.check_content(content, self.settings.max_content_chars)
+        weight = check.check_importance(importance)
+        lifetime = check.check_duration(ttl, "ttl")
+        if lifetime is None:
+            lifetime = self._ttl_by_kind.get(kind)
+        return MemoryRecord(
+            id=uuid.uuid4().hex, text=text, role=role, kind=kind, user_id=user, session_id=session,
+            timestamp=check.from_epoch(check.to_epoch(timestamp, now)), created_at=check.from_epoch(now),
+            importance=estimate_importance(text) if weight is None else weight,
+            metadata=check.check_metadata(metadata, self.settings.max_metadata_bytes),
+            agent_id=agent, key=key,
+            expires_at=check.from_epoch(now + lifetime) if lifetime is not None else None,
+        )
+
+    def _write(self, records: Sequence[MemoryRecord]) -> None:
+        if not records:
+            return
+        self.store.add_records([(record, self.count_tokens(record.text)) for record in records])
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._worker is not None:
+            self._worker.wake()
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, memory_id: str, *, user_id: str = "default") -> MemoryRecord:
+        """One record by id, if it belongs to ``user_id``."""
+        record_id = check.check_memory_id(memory_id)
+        found = self.store.get([record_id], check.check_id(user_id, "user_id"))
+        if record_id not in found:
+            raise NotFoundError(f"no record {record_id} for user {user_id!r}")
+        return found[record_id].record
+
+    def window(self, session_id: str, *, user_id: str = "default") -> list[MemoryRecord]:
+        """The session's recent messages that the window keeps, oldest first."""
+        return [row.record for row in self._window_rows(
+            check.check_id(session_id, "session_id"), check.check_id(user_id, "user_id")
+        )]
+
+    def _window_rows(self, session: str, user: str) -> list[StoredRow]:
+        return self.conversations.window_rows(session, user)
+
+    def summary(self, session_id: str, *, user_id: str = "default") -> str:
+        """The session's running summary ('' until something has left the window)."""
+        row = self.store.summary(check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"))
+        return row.record.text if row else ""
+
+    def summary_record(self, session_id: str, *, user_id: str = "default") -> MemoryRecord | None:
+        """The session's summary as a record (with ``covers``), or ``None``."""
+        row = self.store.summary(check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"))
+        return row.record if row else None
+
+    def messages(self, session_id: str, *, user_id: str = "default", limit: int | None = None) -> list[MemoryRecord]:
+        """Every stored message of a session, oldest first (``limit``: only the newest ones)."""
+        return [row.record for row in self.store.session_tail(
+            check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"),
+            None if limit is None else check.check_count(limit, "limit", 0),
+        )]
+
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str = "default",
+        k: int = 5,
+        session_id: str | None = None,
+        kinds: Sequence[str] | str | None = None,
+        where: Mapping[str, Any] | None = None,
+        agent_id: str | None = None,
+        follow_links: bool = False,
+    ) -> SearchResults:
+        """Long-term recall: the ``k`` records of ``user_id`` that best match ``query``.
+
+        Fuses dense (Chroma) and keyword (FTS5 BM25) scores, then weighs recency, importance, the
+        time the query names and whether a record only asks a question.
+        A record superseded by a newer one ranks below it (``explain["superseded_by"]``).
+        ``follow_links=True`` brings, after each hit, the records linked to it with at least the
+        ``link_threshold`` strength (``explain["linked_from"]``; these come on top of ``k``).
+        ``Hit.explain`` holds each part of the score. The result is a ``list`` of hits that also
+        renders in Jupyter (:class:`SearchResults`).
+        """
+        self._check_open()
+        text = check.check_content(query, self.settings.max_content_chars, "query")
+        check.check_count(k, "k", 1)
+        filters = _checked_filters(user_id, session_id, kinds, where, agent_id)
+        hits = self.recall.search(text, filters, k, follow_links)
+        return SearchResults(hits, query=text, user_id=filters.user_id)
+
+    def context(
+        self,
+        session_id: str,
+        query: str | None = None,
+        *,
+        user_id: str = "default",
+        max_tokens: int | None = None,
+        k: int = 5,
+    ) -> MemoryContext:
+        """Summary + recalled memories not already in the window + the window, within a budget.
+
+        ``query=None`` recalls for the latest user message of the window; ``k=0`` skips recall.
+        """
+        session = check.check_id(session_id, "session_id")
+        user = check.check_id(user_id, "user_id")
+        bad_budget = isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+        if max_tokens is not None and bad_budget:
+            raise InvalidInputError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
+        check.check_count(k, "k", 0)
+        window = self._window_rows(session, user)
+        summary_row = self.store.summary(user, session)
+        if query is None:
+            query = next((row.record.text for row in reversed(window) if row.record.role == "user"), None)
+        hits: list[Hit] = []
+        if query and k > 0:
+            shown = {row.record.id for row in window}
+            if summary_row is not None:
+                shown.add(summary_row.record.id)
+            hits = [hit for hit in self.search(query, user_id=user, k=k + len(shown))
+                    if hit.record.id not in shown][:k]
+        summary_text = summary_row.record.text if summary_row else ""
+        fit = fit_context(
+            summary_row.tokens if summary_row else 0,
+            [self.count_tokens(hit.record.text) for hit in hits],
+            [row.tokens for row in window],
+            max_tokens,
+            [row.record.role for row in window],
+        )
+        kept_hits = [hits[i] for i in fit.hit_indexes]
+        return MemoryContext(
+            session_id=session, user_id=user,
+            summary=summary_text if fit.include_summary else "",
+            recalled=kept_hits, window=[row.record for row in window[fit.window_start:]],
+            tokens=fit.tokens, max_tokens=max_tokens,
+            dropped=(len(hits) - len(kept_hits)) + fit.window_start
+            + (1 if summary_text and not fit.include_summary else 0),
+        )
+
+    def export(self, *, user_id: str = "default") -> list[MemoryRecord]:
+        """Every record of one user (messages, summaries, memories), oldest first."""
+        return self.records(user_id=user_id)
+
+    def sessions(self, *, user_id: str = "default") -> list[str]:
+        """The user's session ids, most recently active first."""
+        return self.store.sessions(check.check_id(user_id, "user_id"))
+
+    def users(self) -> list[str]:
+        """Every user id with stored records (for operators; not scoped)."""
+        return self.store.users()
+
+    def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
+        """Counts of records by kind, sessions, pending indexing work and the store's setup."""
+        user = check.check_optional_id(user_id, "user_id")
+        self._check_open()
+        return {
+            "path": self.settings.path, "chroma": self.index.mode, "embedder": self.embedder.name,
+            "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
+            "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
+            "users": len(self.store.users()) if user is None else 1,
+            "pending_index": self.indexer.pending(), "vectors": self.index.count(),
+        }
+
+    # -- deletes ------------------------------------------------------------------------------
+    def forget(
+        self,
+        *,
+        memory_id: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> int:
+        """Remove records everywhere (SQLite, FTS5, Chroma, summaries built from them).
+
+        ``memory_id``: one record (of ``user_id`` when given); ``session_id``: a session of
+        ``user_id`` (default "default"); ``user_id`` alone: everything of that user. Summaries that
+        covered a removed message are rebuilt from the messages that remain. Returns how many
+        records were removed.
+        """
+        if memory_id is None and session_id is None and user_id is None:
+            raise InvalidInputError("forget needs memory_id=, session_id= or user_id=")
+        user = check.check_optional_id(user_id, "user_id")
+        self._check_open()
+        with self._index_lock:
+            if memory_id is not None:
+                record_id = check.check_memory_id(memory_id)
+                targets = list(self.store.get([record_id], user))
+            else:
+                session = check.check_optional_id(session_id, "session_id")
+                targets = self.store.ids_of(user or "default", session) if session else self.store.ids_of(user, None)
+            return self._forget_ids(targets, vacuum=memory_id is None)
+
+    def _forget_ids(self, targets: list[str], vacuum: bool = False) -> int:
+        """Remove records everywhere; summaries that covered them are rebuilt without them.
+
+        ``vacuum`` rewrites every page of the database afterwards (for many records at once)."""
+        if not targets:
+            return 0
+        with self._index_lock:
+            target_set = set(targets)
+            stale = [row for row in self.store.summaries_covering(target_set) if row.record.id not in target_set]
+            refold = [i for row in stale for i in row.record.covers if i not in target_set]
+            texts = [row.record.text for row in self.store.get(targets, None).values()]
+            removed = self.store.forget(targets + [row.record.id for row in stale], refold)
+            self.embedder.forget_texts(texts + [row.record.text for row in stale])
+            self.indexer.apply_deletes()
+            self.store.compact(vacuum=vacuum)
+            self.conversations.touched({(row.record.user_id, row.record.session_id or "") for row in stale})
+        if stale:
+            self._wake()
+        return len([record_id for record_id in removed if record_id in target_set])
+
+    def records(
+        self,
+        *,
+        user_id: str = "default",
+        kinds: Sequence[str] | str | None = None,
+        session_id: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[MemoryRecord]:
+        """A user's records, filtered by kind, session and metadata ``where``, in time order."""
+        count = None if limit is None else check.check_count(limit, "limit", 1)
+        filters = _checked_filters(user_id, session_id, kinds, where)
+        return [row.record for row in self.store.select(filters, newest_first=newest_first, limit=count)]
+
+    def reindex(self) -> int:
+        """Rebuild the vector index from SQLite with the current embedder; returns records queued.
+
+        Crash-safe: the records are queued and the reset is recorded before the index is emptied,
+        so a reindex cut short resumes on the next open.
+        """
+        queued = self.indexer.reindex()
+        self.flush()
+        return queued
+
+    # -- background work ----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Return when every record written before the call is indexed and due summaries folded.
+
+        Writes that other threads or processes make meanwhile are indexed by the background worker
+        (or the next flush), so a steady stream of writes cannot keep ``flush`` from returning.
+        """
+        self._drain(force=True)
+        if self._last_error is not None:
+            error, self._last_error = self._last_error, None
+            raise IndexingError(f"background indexing failed: {error}") from error
+
+    def _background_drain(self) -> None:
+        try:
+            self._drain(force=False)
+        except Exception as error:
+            log.warning("agent-memory background indexing failed: %s", error)
+            self._last_error = error
+            raise
+
+    def _drain(self, force: bool) -> None:
+        """Sweep expired records when due, index what is queued now, review new memories, fold due
+        summaries, index those; a bounded amount of work."""
+        self._check_open()
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.settings.expiry_interval
+            self._forget_ids(self.store.expired_ids(time.time()))
+        for _ in range(FOLD_PASSES):  # another pass only when a fold raced another process
+            self.indexer.index_pending(self.store.outbox_position())
+            self.indexer.drain_context()
+            self._review_pending()
+            if not self.conversations.fold_due(force):
+                break
+        self.indexer.index_pending(self.store.outbox_position())
+        self.indexer.drain_context()
+        self._last_error = None
+
+    # -- async twins --------------------------------------------------------------------------
+    aadd_message = _in_thread(add_message)
+    aadd_messages = _in_thread(add_messages)
+    aremember = _in_thread(LongTermMemory.remember)
+    aremember_fact = _in_thread(LongTermMemory.remember_fact)
+    aremember_event = _in_thread(LongTermMemory.remember_event)
+    aset_preference = _in_thread(LongTermMemory.set_preference)
+    aget_preference = _in_thread(LongTermMemory.get_preference)
+    apreferences = _in_thread(LongTermMemory.preferences)
+    aadd_skill = _in_thread(LongTermMemory.add_skill)
+    afind_skills = _in_thread(LongTermMemory.find_skills)
+    arecord_skill_outcome = _in_thread(LongTermMemory.record_skill_outcome)
+    alink = _in_thread(LongTermMemory.link)
+    arelated = _in_thread(LongTermMemory.related)
+    ahistory = _in_thread(LongTermMemory.history)
+    acleanup = _in_thread(LongTermMemory.cleanup)
+    arecords = _in_thread(records)
+    aget = _in_thread(get)
+    awindow = _in_thread(window)
+    asummary = _in_thread(summary)
+    asummary_record = _in_thread(summary_record)
+    amessages = _in_thread(messages)
+    asearch = _in_thread(search)
+    acontext = _in_thread(context)
+    asessions = _in_thread(sessions)
+    aexport = _in_thread(export)
+    astats = _in_thread(stats)
+    aforget = _in_thread(forget)
+    ainspect = _in_thread(inspect)
+    areindex = _in_thread(reindex)
+    aflush = _in_thread(flush)
+    aclose = _in_thread(close)
+
+
+def _checked_filters(
+    user_id: object, session_id: object, kinds: object, where: object, agent_id: object = None
+) -> Filters:
+    """The scope and filters of a read, each argument checked (errors name the argument)."""
+    return Filters(
+        user_id=check.check_id(user_id, "user_id"),
+        session_id=check.check_optional_id(session_id, "session_id"),
+        kinds=check.check_kinds(kinds),
+        agent_id=check.check_optional_id(agent_id, "agent_id"),
+        where=check_where(dict(where) if isinstance(where, Mapping) else where),
+    )

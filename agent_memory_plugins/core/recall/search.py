@@ -1,0 +1,91 @@
+"""Long-term recall: one query through both indexes, fused, adjusted and explained.
+
+The path of a search: the ``where`` filter is resolved by the record store (dense search is then
+limited to exactly those ids); the query is embedded once and the vector index returns its nearest
+records; the record store returns keyword candidates (by their own words and their neighbours');
+keyword favourites the approximate dense search missed get their exact similarity; the two score
+lists are fused (:func:`.ranking.fuse`); the record store's scoring fields (importance, when it was
+said, whether it only asks) adjust each score for recency, importance, the time the query names
+and questions; superseded records move below their successors; links are followed on request.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ...errors import InvalidInputError
+from ...records import Hit, MemoryRecord
+from ...settings import Settings
+from ..indexes.embeddings import CachedEmbedder
+from ..indexes.vectors import ChromaIndex
+from ..storage.interface import Filters, RecordStore
+from .associations import expand_links, rank_superseded
+from .keywords import query_terms
+from .query_analysis import find_time
+from .ranking import RESCORED, Weights, final_score, fuse, question_factor, time_factor, with_rescored
+
+SUPERSESSION_MARGIN = 10
+"""Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
+MAX_ID_FILTER = 10_000
+"""Most records a ``where`` filter may select for dense search to be limited to exactly them."""
+
+
+class Recall:
+    """Hybrid search over one record store and its vector index."""
+
+    def __init__(self, store: RecordStore, index: ChromaIndex, embedder: CachedEmbedder, settings: Settings) -> None:
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.weights = Weights.from_settings(settings)
+
+    def search(self, text: str, filters: Filters, k: int, follow_links: bool = False) -> list[Hit]:
+        """The ``k`` records within ``filters`` that best match ``text`` (arguments already checked)."""
+        limit = max(k, self.settings.candidates)
+        dense: list[tuple[str, float]] = []
+        allowed = self.store.ids_matching(filters, MAX_ID_FILTER + 1) if filters.where else None
+        if allowed is not None and len(allowed) > MAX_ID_FILTER:
+            allowed, limit = None, limit * 4  # too many to list: filter the nearest ones afterwards
+        if self.settings.dense_weight > 0 and not self.index.is_empty() and allowed != []:
+            vector = self.embedder.embed_query(text)
+            dense = self.index.query(vector, self.index.where(filters), limit, allowed)
+        dense_complete = len(dense) < limit  # every vector in scope came back
+        keyword = self.store.keyword_candidates(query_terms(text), filters, limit, self.settings.context_weight)
+        if dense:  # keyword favourites that the approximate dense search missed: score them exactly
+            seen = {record_id for record_id, _ in dense}
+            missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
+            dense = with_rescored(dense, self.index.similarities(vector, missed))
+        parts = fuse(dense, keyword, self.weights, dense_complete)
+        fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
+        span = (find_time(text, lambda: self.store.newest_timestamp(filters.user_id))
+                if self.weights.time > 0 else None)
+        now = time.time()
+        explains = {}
+        for record_id, (importance, said, asks) in fields.items():
+            explain = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance, now - said,
+                                                         self.weights)}
+            when = time_factor(span, said, self.weights)
+            if when != 1.0:
+                explain["time"], explain["score"] = when, explain["score"] * when
+            question = question_factor(asks, self.weights)
+            if question != 1.0:
+                explain["question"], explain["score"] = question, explain["score"] * question
+            explains[record_id] = explain
+        best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
+        rows = self.store.get_matching(best[: k + SUPERSESSION_MARGIN], filters)  # whole records: the best only
+        hits = [Hit(rows[i].record, explains[i]["score"], explains[i]) for i in best if i in rows]
+
+        def scoped(ids: list[str]) -> dict[str, MemoryRecord]:
+            return {i: row.record for i, row in self.store.get_matching(ids, filters).items()}
+
+        hits = rank_superseded(hits, scoped, self.settings.superseded_weight)[:k]
+        if follow_links is True:
+            hits = expand_links(
+                hits,
+                lambda ids: self.store.links(ids, filters.user_id, None, self.settings.link_threshold),
+                lambda ids: {i: row.record for i, row in self.store.get(ids, filters.user_id).items()},
+            )
+        elif follow_links is not False:
+            raise InvalidInputError(f"follow_links must be True or False, got {follow_links!r}")
+        return hits

@@ -1,0 +1,122 @@
+"""The error tree of agent-memory-plugins.
+
+Every error the library raises on purpose is an :class:`AgentMemoryError`, so one ``except``
+catches them all. The tree::
+
+    AgentMemoryError
+    ├── InvalidInputError (also ValueError)      bad arguments; nothing was stored or changed
+    │   ├── InvalidContentError                  empty, non-string or unencodable text
+    │   ├── ContentTooLargeError                 text over ``max_content_chars``
+    │   ├── InvalidRoleError                     role not in user/assistant/system/tool
+    │   ├── InvalidKindError                     kind not one of the memory kinds
+    │   ├── InvalidIdError                       bad memory, session, user or agent id
+    │   ├── InvalidMetadataError                 metadata not a JSON object, or too large
+    │   ├── InvalidTimestampError                timestamp not a datetime, epoch or ISO 8601
+    │   └── InvalidFilterError                   a ``where`` filter we cannot apply
+    ├── ConfigurationError (also ValueError)     a setting or a plugged-in part is wrong
+    │   ├── EmbeddingMismatchError               store built by another embedding model
+    │   └── StoreVersionError                    store written by a newer release
+    ├── MissingDependencyError (also ImportError) an optional extra is not installed
+    ├── StoreClosedError                         the MemoryCore was closed
+    ├── StoreInUseError                          embedded Chroma is open in another process
+    ├── NotFoundError (also KeyError)            no record with that id for that user
+    └── IndexingError                            the background indexer keeps failing
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentMemoryError",
+    "ConfigurationError",
+    "ContentTooLargeError",
+    "EmbeddingMismatchError",
+    "IndexingError",
+    "InvalidContentError",
+    "InvalidFilterError",
+    "InvalidIdError",
+    "InvalidInputError",
+    "InvalidKindError",
+    "InvalidMetadataError",
+    "InvalidRoleError",
+    "InvalidTimestampError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "StoreClosedError",
+    "StoreInUseError",
+    "StoreVersionError",
+]
+
+
+class AgentMemoryError(Exception):
+    """Root of every error raised on purpose by agent-memory-plugins."""
+
+
+class InvalidInputError(AgentMemoryError, ValueError):
+    """An argument was refused. Nothing was stored or changed."""
+
+
+class InvalidContentError(InvalidInputError):
+    """Content is empty, not a string, or not encodable as UTF-8 (lone surrogates)."""
+
+
+class ContentTooLargeError(InvalidInputError):
+    """Content is longer than the store's ``max_content_chars`` setting."""
+
+
+class InvalidRoleError(InvalidInputError):
+    """A message role is not one of ``user``, ``assistant``, ``system``, ``tool``."""
+
+
+class InvalidKindError(InvalidInputError):
+    """A memory kind is not one of the kinds the store knows."""
+
+
+class InvalidIdError(InvalidInputError):
+    """A memory, session, user or agent id is malformed."""
+
+
+class InvalidMetadataError(InvalidInputError):
+    """Metadata is not a JSON-serialisable object with string keys, or is too large."""
+
+
+class InvalidTimestampError(InvalidInputError):
+    """A timestamp is not a datetime, a number of seconds since the epoch, or ISO 8601 text."""
+
+
+class InvalidFilterError(InvalidInputError):
+    """A ``where`` filter uses an operator or value the store cannot apply."""
+
+
+class ConfigurationError(AgentMemoryError, ValueError):
+    """A setting or a plugged-in component (embedder, summarizer, client) is unusable."""
+
+
+class EmbeddingMismatchError(ConfigurationError):
+    """The store was built with another embedding model; call ``reindex`` to rebuild it."""
+
+
+class StoreVersionError(ConfigurationError):
+    """The store's schema is newer than this release knows; upgrade agent-memory-plugins to open it."""
+
+
+class MissingDependencyError(AgentMemoryError, ImportError):
+    """An optional dependency is missing; the message names the extra that installs it."""
+
+
+class StoreClosedError(AgentMemoryError):
+    """The MemoryCore was closed; open a new one to continue."""
+
+
+class StoreInUseError(AgentMemoryError):
+    """Embedded Chroma under this folder is open in another process (use Chroma server mode)."""
+
+
+class NotFoundError(AgentMemoryError, KeyError):
+    """No record with that id exists for that user."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class IndexingError(AgentMemoryError):
+    """The background indexer failed repeatedly; records stay queued and durable."""

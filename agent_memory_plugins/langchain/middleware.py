@@ -1,0 +1,211 @@
+"""MemoryMiddleware: memory for ``langchain.agents.create_agent`` agents."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelCallResult, ModelRequest, ModelResponse
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+
+from ..core.conversation.policy import window_start
+from ..core.memory import MemoryCore
+from ..records import Hit, MemoryContext, MemoryRecord
+from .messages import message_id, record_to_message, role_of, text_of, to_core_messages
+
+__all__ = ["MemoryMiddleware"]
+
+class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
+    """Windows, running summaries and long-term recall for a ``create_agent`` agent.
+
+    Before each model call the model is shown the session's running summary and the user's
+    memories that best match the latest user message (from every thread of that user) in its
+    system prompt, and only the recent window of the conversation (an ``AIMessage`` with tool
+    calls always keeps its ``ToolMessage`` results). When the agent finishes, the run's new
+    messages are recorded. The window size, the summarizer and the search are the core's;
+    ``k`` memories are recalled, of the ``kinds`` given (``None``: every kind).
+
+    The session is the run's ``config["configurable"]["thread_id"]``; the user is
+    ``config["configurable"]["user_id"]``, else ``user_id`` of the runtime context (a dict or an
+    object), else the ``session_id`` / ``user_id`` given here. One instance serves every user and
+    thread; memories never cross users. Works with or without a checkpointer: without one, earlier
+    turns come from the core (pass only the new messages each run).
+
+    Setup::
+
+        from agent_memory_plugins import MemoryCore
+        from agent_memory_plugins.langchain import MemoryMiddleware
+        from langchain.agents import create_agent
+
+        mem = MemoryCore("./agent_memory", window_messages=20)
+        agent = create_agent(model, tools=[...], middleware=[MemoryMiddleware(core=mem)])
+
+    Usage::
+
+        config = {"configurable": {"thread_id": "t1", "user_id": "alice"}}
+        agent.invoke({"messages": [{"role": "user", "content": "I live in Denver"}]}, config)
+
+    Async: ``agent.ainvoke`` / ``astream`` use ``awrap_model_call`` and ``aafter_agent``, which
+    run the core's async twins.
+    """
+
+    def __init__(
+        self,
+        *,
+        core: MemoryCore,
+        session_id: str = "default",
+        user_id: str = "default",
+        k: int = 5,
+        kinds: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.core = core
+        self.session_id = session_id
+        self.user_id = user_id
+        self.k = k
+        self.kinds = list(kinds) if kinds is not None else None
+
+    # -- before the model ---------------------------------------------------------------------
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelCallResult[Any]:
+        """Show the model summary + recalled memories (system prompt) and the window."""
+        session, user = self._scope(request.runtime)
+        shown = self._shown(request.messages, self.core.window(session, user_id=user))
+        query = _latest_user_text(shown)
+        hits = self._recall(query, user, len(shown))
+        summary = self.core.summary(session, user_id=user)
+        return handler(self._request(request, session, user, shown, summary, hits))
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelCallResult[Any]:
+        """Async twin of :meth:`wrap_model_call`."""
+        session, user = self._scope(request.runtime)
+        shown = self._shown(request.messages, await self.core.awindow(session, user_id=user))
+        query = _latest_user_text(shown)
+        hits = await self._arecall(query, user, len(shown))
+        summary = await self.core.asummary(session, user_id=user)
+        return await handler(self._request(request, session, user, shown, summary, hits))
+
+    def _recall(self, query: str | None, user: str, shown: int) -> list[Hit]:
+        """The memories for the latest user message (``shown`` more, as some are in the window)."""
+        if not query or not self.k:
+            return []
+        return self.core.search(query, user_id=user, k=self.k + shown + 1, kinds=self.kinds)
+
+    async def _arecall(self, query: str | None, user: str, shown: int) -> list[Hit]:
+        """Async twin of :meth:`_recall`."""
+        if not query or not self.k:
+            return []
+        hits: list[Hit] = await self.core.asearch(query, user_id=user, k=self.k + shown + 1, kinds=self.kinds)
+        return hits
+
+    # -- after the agent ----------------------------------------------------------------------
+    def after_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Record the run's new messages in the session."""
+        session, user = self._scope(runtime)
+        messages = _conversation(state["messages"])
+        if messages:
+            recent = self.core.messages(session, user_id=user, limit=len(messages))
+            new = _unrecorded(messages, recent)
+            if new:
+                self.core.add_messages(session, to_core_messages(new), user_id=user)
+        return None
+
+    async def aafter_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Async twin of :meth:`after_agent`."""
+        session, user = self._scope(runtime)
+        messages = _conversation(state["messages"])
+        if messages:
+            recent = await self.core.amessages(session, user_id=user, limit=len(messages))
+            new = _unrecorded(messages, recent)
+            if new:
+                await self.core.aadd_messages(session, to_core_messages(new), user_id=user)
+        return None
+
+    # -- translation --------------------------------------------------------------------------
+    def _scope(self, runtime: Runtime[Any] | None) -> tuple[str, str]:
+        """(session, user) of the current run."""
+        try:
+            configurable: Mapping[str, Any] = get_config().get("configurable") or {}
+        except RuntimeError:  # called outside a graph run
+            configurable = {}
+        context = getattr(runtime, "context", None)
+        from_context = context.get("user_id") if isinstance(context, Mapping) else getattr(context, "user_id", None)
+        session = configurable.get("thread_id") or self.session_id
+        user = configurable.get("user_id") or from_context or self.user_id
+        return str(session), str(user)
+
+    def _shown(self, messages: Sequence[AnyMessage], stored: Sequence[MemoryRecord]) -> list[AnyMessage]:
+        """Earlier turns the state lacks (from the core) + the state, trimmed to the core's window."""
+        in_state = {message.id for message in messages if message.id}
+        earlier: list[AnyMessage] = [
+            record_to_message(record) for record in stored if message_id(record) not in in_state  # type: ignore[misc]
+        ]
+        merged = earlier + list(messages)
+        settings = self.core.settings
+        start = window_start(
+            [role_of(message) for message in merged],
+            [self.core.count_tokens(text_of(message)) for message in merged],
+            settings.window_messages,
+            settings.window_tokens,
+        )
+        return merged[start:]
+
+    def _request(
+        self,
+        request: ModelRequest[Any],
+        session: str,
+        user: str,
+        shown: list[AnyMessage],
+        summary: str,
+        hits: list[Hit],
+    ) -> ModelRequest[Any]:
+        visible = {message.id for message in shown if message.id}
+        recalled = [
+            hit for hit in hits
+            if hit.record.id not in visible and message_id(hit.record) not in visible
+            and not (hit.record.kind == "summary" and hit.record.session_id == session)
+        ][: self.k]
+        memory = MemoryContext(
+            session_id=session, user_id=user, summary=summary, recalled=recalled, window=[], tokens=0
+        ).render()
+        return request.override(messages=shown, system_message=_with_memory(request.system_message, memory))
+
+
+def _latest_user_text(messages: Sequence[BaseMessage]) -> str | None:
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            text = message.text
+            return text if text.strip() else None
+    return None
+
+
+def _conversation(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The messages worth recording: everything but system instructions."""
+    return [message for message in messages if not isinstance(message, SystemMessage)]
+
+
+def _unrecorded(messages: Sequence[AnyMessage], recent: Sequence[MemoryRecord]) -> list[AnyMessage]:
+    known = {message_id(record) for record in recent}
+    return [message for message in messages if not message.id or message.id not in known]
+
+
+def _with_memory(system: SystemMessage | None, memory: str) -> SystemMessage | None:
+    """The agent's system message with the memory block appended."""
+    if not memory:
+        return system
+    if system is None:
+        return SystemMessage(content=memory)
+    if isinstance(system.content, str):
+        content: str | list[str | dict[Any, Any]] = f"{system.content}\n\n{memory}" if system.content else memory
+    else:
+        content = [*system.content, {"type": "text", "text": memory}]
+    return system.model_copy(update={"content": content})

@@ -1,0 +1,223 @@
+"""One settings object with documented defaults, overridable by keyword and by environment.
+
+Precedence: keyword argument > ``AGENT_MEMORY_<NAME>`` environment variable > default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ConfigurationError
+
+__all__ = ["ENV_PREFIX", "Settings", "parse_duration"]
+
+ENV_PREFIX = "AGENT_MEMORY_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of a :class:`~agent_memory_plugins.MemoryCore`.
+
+    Each field can be set as ``AGENT_MEMORY_<FIELD NAME IN CAPITALS>``; see the README's table.
+    """
+
+    path: str | None = None
+    """Folder of the store (SQLite + embedded Chroma). ``None``: nothing on disk."""
+    window_messages: int | None = 20
+    """How many recent messages a session's window keeps (``None``: no count limit)."""
+    window_tokens: int | None = None
+    """Token budget of the window (``None``: no token limit)."""
+    summary_tokens: int = 400
+    """Token budget of a session's running summary."""
+    fold_batch: int = 10
+    """Messages that must have left the window before the worker folds them into the summary."""
+    embedding_model: str = "all-MiniLM-L6-v2"
+    """sentence-transformers model used when no embedder is given."""
+    embedding_cache_size: int = 20_000
+    """Texts whose embeddings are cached in memory (the same text is never embedded twice)."""
+    index_batch_size: int = 256
+    """Records the background worker embeds and indexes at once."""
+    index_interval: float = 0.2
+    """Seconds the background worker waits for more writes before indexing a partial batch."""
+    chroma_url: str | None = None
+    """URL of a Chroma server (``http://127.0.0.1:8000``). ``None``: embedded Chroma."""
+    chroma_collection: str = "agent_memory"
+    """Name of the Chroma collection (per store)."""
+    durability: str = "full"
+    """``full``: every write is fsynced (survives power loss); ``normal``: survives a process
+    crash or ``kill -9`` but the last writes may be lost on power loss."""
+    max_content_chars: int = 100_000
+    """Longest text accepted for one record."""
+    max_metadata_bytes: int = 65_536
+    """Largest JSON-encoded metadata accepted for one record."""
+    candidates: int = 100
+    """Candidates each ranking (dense, keyword) contributes before fusion."""
+    dense_weight: float = 0.6
+    """Weight of the dense (embedding) score in the fusion (each score is divided by the best one)."""
+    keyword_weight: float = 0.4
+    """Weight of the keyword (FTS5 BM25) score in the fusion (each score is divided by the best one)."""
+    context_weight: float = 0.5
+    """BM25 weight of a message's neighbours (``context_turns`` messages before and after it in its
+    session) in keyword recall, against 1.0 for its own words; 0 searches own words only."""
+    context_turns: int = 2
+    """How many messages on each side of a message are its neighbour context."""
+    context_vector_weight: float = 0.5
+    """Dense recall of a message in context: its vector is its own embedding plus, at this weight
+    divided by the distance, those of its ``context_turns`` neighbours on each side (computed by
+    the background worker); 0 keeps each message's own embedding."""
+    question_weight: float = 0.85
+    """Score factor of a record that only asks (its text ends with "?"): a question holds no fact
+    but shares the words of questions put to memory. 1.0 turns it off."""
+    time_boost: float = 1.0
+    """How much a query's time expression ("in May 2023", "last week") lifts records from that
+    time: their score is multiplied by ``1 + time_boost`` (0 turns it off)."""
+    recency_weight: float = 0.05
+    """How much a recent record is preferred (0 turns recency off)."""
+    recency_half_life_days: float = 30.0
+    """Age at which the recency bonus halves."""
+    importance_weight: float = 0.05
+    """How much an important record is preferred (0 turns importance off)."""
+    consolidate: bool = True
+    """Whether ``remember`` folds a repeated fact into the stored one and marks updated facts as
+    superseded (see :mod:`agent_memory_plugins.core.longterm.consolidation`)."""
+    consolidation_threshold: float = 0.9
+    """Embedding cosine similarity (with the same names and numbers) at which a new fact counts as
+    a repeat of a stored one."""
+    superseded_weight: float = 0.5
+    """Score factor of a superseded record in recall (it always ranks below its successor)."""
+    link_threshold: float = 0.5
+    """Least strength of a link that recall follows (``search(..., follow_links=True)``)."""
+    ttl: str | None = None
+    """Default time-to-live per kind, e.g. ``"event=7d,message=30d"`` (units s, m, h, d, w)."""
+    expiry_interval: float = 60.0
+    """Seconds between the background worker's sweeps that remove expired records."""
+
+    @classmethod
+    def from_env(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from defaults, then ``AGENT_MEMORY_*`` variables, then ``overrides``."""
+        env = os.environ if environ is None else environ
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, field in known.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _parse(name, str(field.type), raw)
+        for name, value in (overrides or {}).items():
+            if name not in known:
+                raise ConfigurationError(f"unknown setting {name!r}; known: {', '.join(known)}")
+            if value is not None or "None" in str(known[name].type):
+                values[name] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated)."""
+        settings = dataclasses.replace(self, **changes)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigurationError` naming the first setting that is out of range."""
+        for name in ("window_messages", "window_tokens"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
+        positive_ints = (
+            "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
+            "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
+                     "time_boost", "context_vector_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
+        if self.dense_weight == 0 and self.keyword_weight == 0:
+            raise ConfigurationError("dense_weight and keyword_weight cannot both be 0: search would rank nothing")
+        if self.recency_half_life_days <= 0 or self.index_interval < 0:
+            raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
+        if not isinstance(self.consolidate, bool):
+            raise ConfigurationError(f"consolidate must be true or false, got {self.consolidate!r}")
+        for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigurationError(f"{name} must be a number in [0, 1], got {value!r}")
+        if isinstance(self.expiry_interval, bool) or not isinstance(self.expiry_interval, (int, float)) \
+                or self.expiry_interval <= 0:
+            raise ConfigurationError(f"expiry_interval must be a number > 0, got {self.expiry_interval!r}")
+        self.ttl_by_kind()
+        if self.durability not in ("full", "normal"):
+            raise ConfigurationError(f"durability must be 'full' or 'normal', got {self.durability!r}")
+
+    def ttl_by_kind(self) -> dict[str, float]:
+        """The ``ttl`` setting as seconds per kind (raises ConfigurationError when malformed)."""
+        from .records import KINDS
+
+        if self.ttl is None or not self.ttl.strip():
+            return {}
+        if not isinstance(self.ttl, str):
+            raise ConfigurationError(f"ttl must be text like 'event=7d,message=30d', got {self.ttl!r}")
+        found: dict[str, float] = {}
+        for part in self.ttl.split(","):
+            kind, _, duration = part.partition("=")
+            kind = kind.strip()
+            if kind not in KINDS or kind == "summary":
+                raise ConfigurationError(f"ttl names unknown kind {kind!r} in {self.ttl!r}; use message, fact, "
+                                         "event, preference or skill")
+            seconds = parse_duration(duration)
+            if seconds is None:
+                raise ConfigurationError(f"ttl for {kind!r} is {duration!r}; write a number with a unit "
+                                         "s, m, h, d or w (e.g. 7d)")
+            found[kind] = seconds
+        return found
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds for ``"90s"``, ``"15m"``, ``"12h"``, ``"7d"``, ``"2w"`` or a bare number of seconds.
+
+    ``None`` when the text is not such a duration or is not positive.
+    """
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 and seconds == seconds and seconds != float("inf") else None
+
+
+def _parse(name: str, type_text: str, raw: str) -> Any:
+    """Turn an environment variable's text into the field's type."""
+    text = raw.strip()
+    if "None" in type_text and text.lower() in ("", "none", "null"):
+        return None
+    if type_text == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not true or false")
+    try:
+        if type_text.startswith("int"):
+            return int(text)
+        if type_text.startswith("float"):
+            return float(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_text.split(' ')[0]}"
+        ) from None
+    return text
