@@ -232,7 +232,8 @@ class SessionView:
         if self.summary is not None:
             lines.append(f"summary (covers {len(self.summary.covers)} messages): {one_line(self.summary.text, 300)}")
         for record in self.messages[-MAX_ROWS:]:
-            lines.append(f"  {_when(record.timestamp)}  {self.state(record):7}  {record.role:9}  {one_line(record.text)}")
+            state, role, text = self.state(record), record.role, one_line(record.text)
+            lines.append(f"  {_when(record.timestamp)}  {state:7}  {role:9}  {text}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -40,6 +40,7 @@ def test_a_store_with_the_old_keyword_index_is_upgraded_on_open(store_path: Path
         db.execute("CREATE VIRTUAL TABLE records_fts USING fts5 (text, content='', "
                    "tokenize='porter unicode61 remove_diacritics 2')")
         db.execute("INSERT INTO records_fts (rowid, text) SELECT seq, text FROM records")
+        db.execute("PRAGMA user_version = 0")  # stores of that release carried no schema version
     db.close()
     with MemoryCore(store_path, embedder=bag_of_letters, dense_weight=0.0) as memory:
         assert keyword_ids(memory, "sister porto", "maya") == [kept.id]
