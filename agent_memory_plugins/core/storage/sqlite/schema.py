@@ -23,9 +23,9 @@ from .connection import SQLiteConnection
 
 KEYWORD_INDEX = (
     "CREATE VIRTUAL TABLE records_fts USING fts5 ("
-    "text, scope, content='', tokenize='porter unicode61 remove_diacritics 2')"
+    "text, {scope}content='', tokenize='porter unicode61 remove_diacritics 2')"
 )
-"""The records' keyword index: rowid = ``records.seq``; ``scope`` holds the user's token."""
+"""The records' keyword index: rowid = ``records.seq``; ``scope`` (from step 2) holds the user's token."""
 
 
 def scope_token(user_id: str) -> str:
@@ -62,7 +62,7 @@ def _first_release(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS records_by_session ON records (user_id, session_id, kind, ts, seq)")
     db.execute("CREATE INDEX IF NOT EXISTS records_by_kind ON records (user_id, kind, ts)")
     if not _exists(db, "records_fts"):
-        db.execute(KEYWORD_INDEX)
+        db.execute(KEYWORD_INDEX.format(scope=""))
     db.execute(
         """CREATE TABLE IF NOT EXISTS outbox (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -78,7 +78,7 @@ def _scoped_keyword_index(db: sqlite3.Connection) -> None:
     if found is not None and "scope" in str(found[0]):
         return
     db.execute("DROP TABLE IF EXISTS records_fts")
-    db.execute(KEYWORD_INDEX)
+    db.execute(KEYWORD_INDEX.format(scope="scope, "))
     db.create_function("amp_scope", 1, scope_token, deterministic=True)
     db.execute("INSERT INTO records_fts (rowid, text, scope) SELECT seq, text, amp_scope(user_id) FROM records")
 
