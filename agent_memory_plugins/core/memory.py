@@ -11,15 +11,15 @@ import os
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ..errors import IndexingError, InvalidInputError, NotFoundError, StoreClosedError
-from ..records import KINDS, Hit, MemoryContext, MemoryRecord, SearchResults
+from ..records import KINDS, MemoryRecord, SearchResults
 from ..settings import Settings
 from . import validation as check
 from .conversation.folding import Conversations
-from .conversation.policy import fit_context
+from .conversation.memory import ConversationMemory
 from .conversation.summarizer import resolve_summarizer
 from .conversation.tokens import resolve_token_counter
 from .filters import check_where
@@ -31,7 +31,7 @@ from .longterm.consolidator import resolve_consolidator
 from .longterm.memories import LongTermMemory
 from .longterm.salience import estimate_importance
 from .recall.search import Recall
-from .storage import Filters, StoredRow, open_record_store
+from .storage import Filters, open_record_store
 
 if TYPE_CHECKING:
     from ..inspector import SessionView
@@ -70,7 +70,7 @@ def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
     return twin
 
 
-class MemoryCore(LongTermMemory):
+class MemoryCore(ConversationMemory, LongTermMemory):
     """Durable conversation memory: per-session windows, running summaries, long-term recall.
 
     Setup::
@@ -197,61 +197,6 @@ class MemoryCore(LongTermMemory):
         return session_view(self, session_id, user_id=user_id)
 
     # -- writes -------------------------------------------------------------------------------
-    def add_message(
-        self,
-        session_id: str,
-        role: str,
-        content: str,
-        *,
-        user_id: str = "default",
-        agent_id: str | None = None,
-        timestamp: Any = None,
-        metadata: Mapping[str, Any] | None = None,
-        importance: float | None = None,
-        ttl: Any = None,
-    ) -> MemoryRecord:
-        """Record one message of a conversation. Durable when it returns.
-
-        ``ttl`` (seconds, timedelta or "7d"): the message expires then (default: the ``ttl`` setting).
-        """
-        message = {"role": role, "content": content, "timestamp": timestamp, "metadata": metadata,
-                   "importance": importance, "ttl": ttl}
-        return self.add_messages(session_id, [message], user_id=user_id, agent_id=agent_id)[0]
-
-    def add_messages(
-        self,
-        session_id: str,
-        messages: Iterable[Mapping[str, Any]],
-        *,
-        user_id: str = "default",
-        agent_id: str | None = None,
-    ) -> list[MemoryRecord]:
-        """Record many messages in one transaction (for imports): all are stored, or none.
-
-        Each message is a dict with ``role`` and ``content`` and optional ``timestamp``,
-        ``metadata``, ``importance`` and ``ttl``.
-        """
-        session = check.check_id(session_id, "session_id")
-        user = check.check_id(user_id, "user_id")
-        agent = check.check_optional_id(agent_id, "agent_id")
-        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
-            raise InvalidInputError(f"messages must be a list of dicts, got {type(messages).__name__}")
-        now = time.time()
-        records = []
-        for position, message in enumerate(messages):
-            if not isinstance(message, Mapping):
-                raise InvalidInputError(f"messages[{position}] must be a dict with role and content")
-            records.append(self._new_record(
-                message.get("content"), role=check.check_role(message.get("role")), kind="message",
-                user=user, session=session, agent=agent, timestamp=message.get("timestamp"),
-                metadata=message.get("metadata"), importance=message.get("importance"), now=now,
-                ttl=message.get("ttl"),
-            ))
-        self._write(records)
-        if records:
-            self.conversations.touched({(user, session)})
-        return records
-
     def _new_record(
         self, content: Any, *, role: str, kind: str, user: str, session: str | None,
         agent: str | None, timestamp: Any, metadata: Any, importance: Any, now: float,
@@ -290,32 +235,6 @@ class MemoryCore(LongTermMemory):
             raise NotFoundError(f"no record {record_id} for user {user_id!r}")
         return found[record_id].record
 
-    def window(self, session_id: str, *, user_id: str = "default") -> list[MemoryRecord]:
-        """The session's recent messages that the window keeps, oldest first."""
-        return [row.record for row in self._window_rows(
-            check.check_id(session_id, "session_id"), check.check_id(user_id, "user_id")
-        )]
-
-    def _window_rows(self, session: str, user: str) -> list[StoredRow]:
-        return self.conversations.window_rows(session, user)
-
-    def summary(self, session_id: str, *, user_id: str = "default") -> str:
-        """The session's running summary ('' until something has left the window)."""
-        row = self.store.summary(check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"))
-        return row.record.text if row else ""
-
-    def summary_record(self, session_id: str, *, user_id: str = "default") -> MemoryRecord | None:
-        """The session's summary as a record (with ``covers``), or ``None``."""
-        row = self.store.summary(check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"))
-        return row.record if row else None
-
-    def messages(self, session_id: str, *, user_id: str = "default", limit: int | None = None) -> list[MemoryRecord]:
-        """Every stored message of a session, oldest first (``limit``: only the newest ones)."""
-        return [row.record for row in self.store.session_tail(
-            check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"),
-            None if limit is None else check.check_count(limit, "limit", 0),
-        )]
-
     def search(
         self,
         query: str,
@@ -344,54 +263,6 @@ class MemoryCore(LongTermMemory):
         filters = _checked_filters(user_id, session_id, kinds, where, agent_id)
         hits = self.recall.search(text, filters, k, follow_links)
         return SearchResults(hits, query=text, user_id=filters.user_id)
-
-    def context(
-        self,
-        session_id: str,
-        query: str | None = None,
-        *,
-        user_id: str = "default",
-        max_tokens: int | None = None,
-        k: int = 5,
-    ) -> MemoryContext:
-        """Summary + recalled memories not already in the window + the window, within a budget.
-
-        ``query=None`` recalls for the latest user message of the window; ``k=0`` skips recall.
-        """
-        session = check.check_id(session_id, "session_id")
-        user = check.check_id(user_id, "user_id")
-        bad_budget = isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
-        if max_tokens is not None and bad_budget:
-            raise InvalidInputError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
-        check.check_count(k, "k", 0)
-        window = self._window_rows(session, user)
-        summary_row = self.store.summary(user, session)
-        if query is None:
-            query = next((row.record.text for row in reversed(window) if row.record.role == "user"), None)
-        hits: list[Hit] = []
-        if query and k > 0:
-            shown = {row.record.id for row in window}
-            if summary_row is not None:
-                shown.add(summary_row.record.id)
-            hits = [hit for hit in self.search(query, user_id=user, k=k + len(shown))
-                    if hit.record.id not in shown][:k]
-        summary_text = summary_row.record.text if summary_row else ""
-        fit = fit_context(
-            summary_row.tokens if summary_row else 0,
-            [self.count_tokens(hit.record.text) for hit in hits],
-            [row.tokens for row in window],
-            max_tokens,
-            [row.record.role for row in window],
-        )
-        kept_hits = [hits[i] for i in fit.hit_indexes]
-        return MemoryContext(
-            session_id=session, user_id=user,
-            summary=summary_text if fit.include_summary else "",
-            recalled=kept_hits, window=[row.record for row in window[fit.window_start:]],
-            tokens=fit.tokens, max_tokens=max_tokens,
-            dropped=(len(hits) - len(kept_hits)) + fit.window_start
-            + (1 if summary_text and not fit.include_summary else 0),
-        )
 
     def export(self, *, user_id: str = "default") -> list[MemoryRecord]:
         """Every record of one user (messages, summaries, memories), oldest first."""
@@ -528,8 +399,8 @@ class MemoryCore(LongTermMemory):
         self._last_error = None
 
     # -- async twins --------------------------------------------------------------------------
-    aadd_message = _in_thread(add_message)
-    aadd_messages = _in_thread(add_messages)
+    aadd_message = _in_thread(ConversationMemory.add_message)
+    aadd_messages = _in_thread(ConversationMemory.add_messages)
     aremember = _in_thread(LongTermMemory.remember)
     aremember_fact = _in_thread(LongTermMemory.remember_fact)
     aremember_event = _in_thread(LongTermMemory.remember_event)
@@ -545,12 +416,12 @@ class MemoryCore(LongTermMemory):
     acleanup = _in_thread(LongTermMemory.cleanup)
     arecords = _in_thread(records)
     aget = _in_thread(get)
-    awindow = _in_thread(window)
-    asummary = _in_thread(summary)
-    asummary_record = _in_thread(summary_record)
-    amessages = _in_thread(messages)
+    awindow = _in_thread(ConversationMemory.window)
+    asummary = _in_thread(ConversationMemory.summary)
+    asummary_record = _in_thread(ConversationMemory.summary_record)
+    amessages = _in_thread(ConversationMemory.messages)
     asearch = _in_thread(search)
-    acontext = _in_thread(context)
+    acontext = _in_thread(ConversationMemory.context)
     asessions = _in_thread(sessions)
     aexport = _in_thread(export)
     astats = _in_thread(stats)

@@ -98,7 +98,7 @@ def test_each_later_step_applies_to_a_store_of_an_earlier_version(tmp_path: Path
 
 def test_numbered_steps_are_consecutive() -> None:
     assert [step.version for step in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
-    assert SCHEMA_VERSION == len(MIGRATIONS)
+    assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 def test_a_store_written_by_a_newer_release_is_refused_untouched(tmp_path: Path) -> None:
