@@ -28,12 +28,12 @@ from .errors import (
     StoreInUseError,
     StoreVersionError,
 )
-from .inspector import SearchResults, SessionView
-from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord
+from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord, SearchResults
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .core.memory import MemoryCore
+    from .inspector import SessionView
 
 __version__ = "0.1.0"
 
@@ -75,4 +75,8 @@ def __getattr__(name: str) -> Any:
         from .core.memory import MemoryCore
 
         return MemoryCore
+    if name == "SessionView":
+        from .inspector import SessionView
+
+        return SessionView
     raise AttributeError(f"module 'agent_memory_plugins' has no attribute {name!r}")
