@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ....errors import StoreClosedError
+from ..interface import RecordStore
 
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 """Runs a read statement: ``query(sql, params) -> rows``."""
@@ -22,8 +23,9 @@ Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 BUSY_TIMEOUT_MS = 60_000
 
 
-class SQLiteConnection:
-    """The connection and its plumbing; the engine's query mixins build on it."""
+class SQLiteConnection(RecordStore):
+    """The connection and its plumbing. The engine's parts build on it, each implementing its
+    share of :class:`RecordStore` (whose docstrings state each method's contract)."""
 
     def __init__(self, path: str | None, durability: str = "full") -> None:
         self.path = path
