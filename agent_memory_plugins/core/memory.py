@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from ..errors import IndexingError, InvalidInputError, NotFoundError, StoreClosedError
+from ..errors import IndexingError, InvalidInputError, StoreClosedError
 from ..records import KINDS, MemoryRecord, SearchResults
 from ..settings import Settings
 from . import validation as check
@@ -228,12 +228,8 @@ class MemoryCore(ConversationMemory, LongTermMemory):
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, memory_id: str, *, user_id: str = "default") -> MemoryRecord:
-        """One record by id, if it belongs to ``user_id``."""
-        record_id = check.check_memory_id(memory_id)
-        found = self.store.get([record_id], check.check_id(user_id, "user_id"))
-        if record_id not in found:
-            raise NotFoundError(f"no record {record_id} for user {user_id!r}")
-        return found[record_id].record
+        """One record by id, if it belongs to ``user_id`` (``NotFoundError`` otherwise)."""
+        return self._owned(memory_id, user_id)
 
     def search(
         self,
