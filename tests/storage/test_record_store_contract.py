@@ -493,6 +493,9 @@ def test_superseding_marks_the_old_records_within_the_user(store: RecordStore) -
     assert store.history("old2") == [(BASE + 20, "superseded_by", "", "new")]
     assert (BASE + 20, "supersedes", "", "old2") in store.history("new")
     assert (BASE + 20, "supersedes", "", "new") not in store.history("new")
+    assert store.history("bobs") == [] and (BASE + 20, "supersedes", "", "bobs") not in store.history("new")
+    store.mark_superseded("new", "alice", ["missing"], BASE + 30)  # nothing marked: no history either
+    assert store.history("missing") == [] and len(store.history("new")) == 2
 
 
 def test_add_superseding_is_atomic(store: RecordStore) -> None:
@@ -625,6 +628,25 @@ CALLS: dict[str, Callable[[RecordStore], object]] = {
 def test_the_closed_store_calls_cover_the_whole_protocol() -> None:
     methods = {name for name in vars(RecordStore) if not name.startswith("_") and callable(vars(RecordStore)[name])}
     assert set(CALLS) == methods - {"close"}
+
+
+EMPTY_CALLS: dict[str, Callable[[RecordStore], object]] = {
+    "get": lambda s: s.get([], "alice"),
+    "get_matching": lambda s: s.get_matching([], Filters("alice")),
+    "existing": lambda s: s.existing([]),
+    "scoring_fields": lambda s: s.scoring_fields([], Filters("alice")),
+    "summaries_covering": lambda s: s.summaries_covering([]),
+    "keyword_candidates": lambda s: s.keyword_candidates([], Filters("alice"), 5),
+    "links": lambda s: s.links([], "alice"),
+    "ids_of": lambda s: s.ids_of(None, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CALLS))
+def test_calls_with_nothing_to_do_after_close_raise_too(store: RecordStore, name: str) -> None:
+    store.close()
+    with pytest.raises(StoreClosedError):
+        EMPTY_CALLS[name](store)
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

@@ -174,6 +174,7 @@ class ContextQueries(SQLiteConnection):
     def keyword_candidates(
         self, terms: Sequence[str], filters: Filters, limit: int, context_weight: float = 0.0
     ) -> list[tuple[str, float]]:
+        self._check_open()  # also when there is nothing to read
         if not terms:
             return []
         match = match_expression(terms)

@@ -72,6 +72,7 @@ class MemoryQueries(SQLiteConnection):
     def links(
         self, record_ids: Sequence[str], user_id: str, relation: str | None = None, min_strength: float = 0.0
     ) -> list[tuple[str, str, str, float]]:
+        self._check_open()  # also when there is nothing to read
         found: list[tuple[str, str, str, float]] = []
         for chunk in chunks(record_ids, 400):
             places = marks(chunk)
@@ -117,7 +118,11 @@ def _mark_superseded(db: sqlite3.Connection, new_id: str, user_id: str, old_ids:
     for old_id in old_ids:
         if old_id == new_id:
             continue
-        db.execute("UPDATE records SET superseded_by = ? WHERE id = ? AND user_id = ?", (new_id, old_id, user_id))
+        marked = db.execute(
+            "UPDATE records SET superseded_by = ? WHERE id = ? AND user_id = ?", (new_id, old_id, user_id)
+        ).rowcount
+        if not marked:  # another user's record, or none: nothing to tell in either history
+            continue
         db.executemany(
             "INSERT INTO history (record_id, user_id, at, event, other_id) VALUES (?, ?, ?, ?, ?)",
             [(old_id, user_id, at, "superseded_by", new_id), (new_id, user_id, at, "supersedes", old_id)],

@@ -62,6 +62,7 @@ class RecordQueries(SQLiteConnection):
 
     # -- reads by id ----------------------------------------------------------------------------
     def get(self, ids: Sequence[str], user_id: str | None) -> dict[str, StoredRow]:
+        self._check_open()  # also when there is nothing to read
         found: dict[str, StoredRow] = {}
         for chunk in chunks(ids):
             sql = f"SELECT {COLUMNS} FROM records WHERE id IN ({marks(chunk)})"
@@ -75,6 +76,7 @@ class RecordQueries(SQLiteConnection):
         return found
 
     def get_matching(self, ids: Sequence[str], filters: Filters) -> dict[str, StoredRow]:
+        self._check_open()  # also when there is nothing to read
         where, params = filters_sql(filters)
         found: dict[str, StoredRow] = {}
         for chunk in chunks(ids):
@@ -85,6 +87,7 @@ class RecordQueries(SQLiteConnection):
         return found
 
     def existing(self, ids: Sequence[str]) -> set[str]:
+        self._check_open()  # also when there is nothing to read
         found: set[str] = set()
         for chunk in chunks(ids):
             rows = self._read(f"SELECT id FROM records WHERE id IN ({marks(chunk)})", chunk)
@@ -92,6 +95,7 @@ class RecordQueries(SQLiteConnection):
         return found
 
     def scoring_fields(self, ids: Sequence[str], filters: Filters) -> dict[str, tuple[float, float, bool]]:
+        self._check_open()  # also when there is nothing to read
         where, params = filters_sql(filters)
         found: dict[str, tuple[float, float, bool]] = {}
         for chunk in chunks(ids):
@@ -119,6 +123,7 @@ class RecordQueries(SQLiteConnection):
         return [str(row[0]) for row in rows]
 
     def ids_of(self, user_id: str | None, session_id: str | None) -> list[str]:
+        self._check_open()  # also when there is nothing to read
         if user_id is None:
             return []
         if session_id is None:
@@ -157,6 +162,7 @@ class RecordQueries(SQLiteConnection):
         return to_row(rows[0]) if rows else None
 
     def summaries_covering(self, ids: Iterable[str]) -> list[StoredRow]:
+        self._check_open()  # also when there is nothing to read
         wanted = set(ids)
         if not wanted:
             return []
