@@ -19,7 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError
-from .records import KINDS, Hit, MemoryRecord, SearchResults, one_line
+from .records import MEMORY_KINDS, Hit, MemoryRecord, SearchResults, one_line
 
 if TYPE_CHECKING:
     from .core.memory import MemoryCore
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SearchResults", "SessionView", "core_html", "session_view"]
 
-MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
 MAX_TEXT = 600
 """Longest text shown in one table cell (the rest is cut, with a mark)."""
 MAX_TIMELINE = 400

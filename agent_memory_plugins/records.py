@@ -9,6 +9,7 @@ from typing import Any
 
 __all__ = [
     "KINDS",
+    "MEMORY_KINDS",
     "ROLES",
     "CleanupReport",
     "HistoryEvent",
@@ -24,6 +25,9 @@ ROLES = ("user", "assistant", "system", "tool")
 
 KINDS = ("message", "summary", "fact", "event", "preference", "skill")
 """Kinds of memory: conversation messages, session summaries and long-term memories."""
+
+MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
+"""The long-term kinds: everything but messages and summaries."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ..errors import IndexingError, InvalidInputError, StoreClosedError
-from ..records import KINDS, MemoryRecord, SearchResults
+from ..records import MemoryRecord, SearchResults
 from ..settings import Settings
 from . import validation as check
 from .conversation.folding import Conversations
@@ -43,7 +43,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 FOLD_PASSES = 3
 """Folding passes one drain makes (a fold that raced another process is retried)."""
-MEMORY_KINDS = tuple(kind for kind in KINDS if kind not in ("message", "summary"))
 _OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
 _DEFAULT: Any = object()
 """Marks a keyword the caller did not pass (so ``None`` can mean "no limit")."""

@@ -29,10 +29,10 @@ from langgraph.store.base import (  # noqa: E402
     validate_op_namespace,
 )
 
-from ..core.memory import MEMORY_KINDS, MemoryCore  # noqa: E402
+from ..core.memory import MemoryCore  # noqa: E402
 from ..core.validation import from_epoch  # noqa: E402
 from ..errors import InvalidInputError  # noqa: E402
-from ..records import MemoryRecord  # noqa: E402
+from ..records import MEMORY_KINDS, MemoryRecord  # noqa: E402
 
 __all__ = ["MemoryStore"]
 
