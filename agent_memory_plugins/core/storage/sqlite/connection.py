@@ -84,7 +84,9 @@ class SQLiteConnection(RecordStore):
 
     def schema_version(self) -> int:
         """The number of the last migration step applied to this store's schema."""
-        return int(self._read("PRAGMA user_version")[0][0])
+        with self._lock:
+            self._check_open()
+            return user_version(self._db)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -114,11 +116,16 @@ class SQLiteConnection(RecordStore):
                 return
             try:
                 if self.path is not None:  # best effort: another process's reader must not stall close
-                    self._db.execute("PRAGMA busy_timeout = 2000")
-                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    with self._short_busy_wait() as db:
+                        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 self._db.close()
                 self._closed = True
+
+
+def user_version(db: sqlite3.Connection) -> int:
+    """The schema version recorded in the database (``PRAGMA user_version``)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
 def reader(db: sqlite3.Connection) -> Query:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ....errors import StoreVersionError
-from .connection import SQLiteConnection
+from .connection import SQLiteConnection, user_version
 
 KEYWORD_INDEX = (
     "CREATE VIRTUAL TABLE records_fts USING fts5 ("
@@ -145,11 +145,6 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 """The version of a store this release writes."""
 
 
-def version_of(db: sqlite3.Connection) -> int:
-    """The schema version recorded in the database."""
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
 def migrate(connection: SQLiteConnection) -> list[int]:
     """Apply the steps the store lacks, each in its own write transaction; returns the versions
     applied. Two processes opening an old store at once apply each step once: the version is read
@@ -165,7 +160,7 @@ def migrate(connection: SQLiteConnection) -> list[int]:
         if found >= step.version:  # an up-to-date store takes no write lock
             continue
         with connection.transaction() as db:
-            if version_of(db) < step.version:
+            if user_version(db) < step.version:
                 step.apply(db)
                 db.execute(f"PRAGMA user_version = {step.version}")
                 applied.append(step.version)
