@@ -26,6 +26,7 @@ from .errors import (
     NotFoundError,
     StoreClosedError,
     StoreInUseError,
+    StoreUnavailableError,
     StoreVersionError,
 )
 from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord, SearchResults
@@ -65,6 +66,7 @@ __all__ = [
     "Settings",
     "StoreClosedError",
     "StoreInUseError",
+    "StoreUnavailableError",
     "StoreVersionError",
     "__version__",
 ]

@@ -19,6 +19,7 @@ catches them all. The tree::
     ├── MissingDependencyError (also ImportError) an optional extra is not installed
     ├── StoreClosedError                         the MemoryCore was closed
     ├── StoreInUseError                          embedded Chroma is open in another process
+    ├── StoreUnavailableError                    the database cannot be reached
     ├── NotFoundError (also KeyError)            no record with that id for that user
     └── IndexingError                            the background indexer keeps failing
 """
@@ -43,6 +44,7 @@ __all__ = [
     "NotFoundError",
     "StoreClosedError",
     "StoreInUseError",
+    "StoreUnavailableError",
     "StoreVersionError",
 ]
 
@@ -109,6 +111,12 @@ class StoreClosedError(AgentMemoryError):
 
 class StoreInUseError(AgentMemoryError):
     """Embedded Chroma under this folder is open in another process (use Chroma server mode)."""
+
+
+class StoreUnavailableError(AgentMemoryError):
+    """The database could not be reached (or the connection broke during the call).
+
+    A write that raises it may not have been stored; nothing acknowledged before is lost."""
 
 
 class NotFoundError(AgentMemoryError, KeyError):

@@ -27,6 +27,12 @@ class Settings:
 
     path: str | None = None
     """Folder of the store (SQLite + embedded Chroma). ``None``: nothing on disk."""
+    database_url: str | None = dataclasses.field(default=None, repr=False)
+    """A PostgreSQL URL (``postgresql://user:password@host:5432/db``, libpq options such as
+    ``?sslmode=require`` pass through): the record store for many processes and machines (extra
+    ``[postgres]``; use with ``chroma_url``). ``None``: SQLite under ``path``. Never shown with its password."""
+    database_pool_size: int = 8
+    """Most connections one instance opens to the PostgreSQL database."""
     window_messages: int | None = 20
     """How many recent messages a session's window keeps (``None``: no count limit)."""
     window_tokens: int | None = None
@@ -131,7 +137,7 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
-            "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns",
+            "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns", "database_pool_size",
         )
         for name in positive_ints:
             value = getattr(self, name)

@@ -13,7 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent_memory_plugins.core.storage import Filters, RecordStore, SQLiteRecordStore
+from agent_memory_plugins.core.storage.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from agent_memory_plugins.core.storage.sqlite.schema import SCHEMA_VERSION
 from agent_memory_plugins.core.validation import from_epoch
 from agent_memory_plugins.records import MemoryRecord
@@ -41,11 +44,31 @@ class Engine:
     schema_version: int
 
 
+_databases: dict[Path, str] = {}
+
+
+def open_postgres(folder: Path) -> RecordStore:
+    """A PostgreSQL store in the test cluster: one new database per test folder (skips the test
+    when no cluster can be had, saying how to get one). Claims are leased for no time, so a claim
+    not acknowledged is claimed again at once, as in the SQLite engine (leases: test_postgres_fleet)."""
+    from agent_memory_plugins.core.storage.postgres import PostgresRecordStore
+
+    from postgres_cluster import Unavailable, database_url
+
+    if folder not in _databases:
+        try:
+            _databases[folder] = database_url()
+        except Unavailable as error:
+            pytest.skip(str(error))
+    return PostgresRecordStore(_databases[folder], pool_size=4, lease_seconds=0.0)
+
+
 ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
         Engine("sqlite-memory", lambda folder: SQLiteRecordStore(None), False, SCHEMA_VERSION),
         Engine("sqlite-file", lambda folder: SQLiteRecordStore(str(folder / "memory.db")), True, SCHEMA_VERSION),
+        Engine("postgres", open_postgres, True, POSTGRES_SCHEMA_VERSION),
     )
 }
 

@@ -1,7 +1,7 @@
 """Durable storage under the core: one record-store interface and its engines.
 
 The core talks to storage only through :class:`RecordStore`; SQL text lives in the engines
-(``sqlite/``). :func:`open_record_store` picks the engine from the settings.
+(``sqlite/``, ``postgres/``). :func:`open_record_store` picks the engine from the settings.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ DATABASE_FILE = "memory.db"
 
 
 def open_record_store(settings: Settings) -> RecordStore:
-    """The record store the settings name: SQLite under ``settings.path`` (in memory without one)."""
+    """The record store the settings name: PostgreSQL at ``settings.database_url``, else SQLite
+    under ``settings.path`` (in memory without one)."""
+    if settings.database_url:
+        from .postgres import PostgresRecordStore
+
+        return PostgresRecordStore(settings.database_url, pool_size=settings.database_pool_size)
     folder = settings.path
     return SQLiteRecordStore(os.path.join(folder, DATABASE_FILE) if folder else None, settings.durability)

@@ -1,0 +1,240 @@
+"""Keyword recall in PostgreSQL, and the neighbour-context index that lets a message be found by
+the words around it (the same index as the SQLite engine's :mod:`..sqlite.context`, in tables).
+
+- ``context_rows(seq, user_id, length)``: a row per processed record (``length``: its terms, its
+  neighbours' terms and the scope token, as FTS5 counts a row of two columns and a scope);
+  ``context_keywords(seq, term, user_id, tf_text, tf_context)``: the terms of the record and of
+  the messages around it. Both go with their record (foreign keys ``ON DELETE CASCADE``).
+- ``context_queue(seq, generation, claimed_until)``: records whose row must be (re)computed;
+  ``generation`` counts the times a record was queued, ``claimed_until`` leases a claimed batch
+  to one instance.
+- The trigger ``context_on_delete``: a deleted message's neighbours lose their rows (they quoted
+  it) and are queued to be rebuilt, whatever code deletes it.
+
+Keyword scores are FTS5's BM25 over the same terms (see :mod:`.keywords`), so both engines rank alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..interface import ContextBatch, Filters, Neighbourhood
+from .connection import PostgresConnection, Query, reader
+from .keywords import bm25_sql, idf, query_terms, term_counts
+from .records import _SET_META
+from .rows import filters_sql, load_text
+
+VERSION = "5"
+"""Bump to rebuild every store's context rows on next open."""
+STATE = "context_index"
+"""Meta key: the version, turns and layout the context rows were built with."""
+CONTEXT_LOCK = 0x616D70_02
+"""Advisory lock key held while (re)building the context index's tables."""
+
+_QUEUE = (
+    "INSERT INTO context_queue (seq) {rows} ON CONFLICT (seq) DO UPDATE "
+    "SET generation = context_queue.generation + 1, claimed_until = NULL"
+)
+"""Queue records (``rows``: ``VALUES (%s)`` or a ``SELECT``), or count one more request for those
+already queued (and free them for any claimer)."""
+
+_BEFORE = (
+    "SELECT p.{col} FROM records p WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
+    "AND p.kind = 'message' AND (p.ts < {r}.ts OR (p.ts = {r}.ts AND p.seq < {r}.seq)) "
+    "ORDER BY p.ts DESC, p.seq DESC LIMIT {n}"
+)
+_AFTER = (
+    "SELECT p.{col} FROM records p WHERE p.user_id = {r}.user_id AND p.session_id = {r}.session_id "
+    "AND p.kind = 'message' AND (p.ts > {r}.ts OR (p.ts = {r}.ts AND p.seq > {r}.seq)) "
+    "ORDER BY p.ts, p.seq LIMIT {n}"
+)
+"""The messages just before / after message ``{r}`` in its session: read by the delete trigger
+for ``OLD`` and by :meth:`ContextQueries._neighbours` for a message ``c``."""
+_CENTRE = "WITH c AS (SELECT user_id, session_id, ts, seq FROM records WHERE seq = %s AND kind = 'message') "
+
+
+def _schema(turns: int) -> list[str]:
+    around = "({}) UNION ALL ({})".format(
+        _BEFORE.format(col="seq", r="OLD", n=turns), _AFTER.format(col="seq", r="OLD", n=turns)
+    )
+    return [
+        "DROP TABLE IF EXISTS context_keywords, context_rows, context_queue",
+        "CREATE TABLE context_rows (seq BIGINT PRIMARY KEY REFERENCES records (seq) ON DELETE CASCADE, "
+        "user_id TEXT NOT NULL, length INTEGER NOT NULL)",
+        "CREATE TABLE context_keywords (seq BIGINT NOT NULL REFERENCES context_rows (seq) ON DELETE CASCADE, "
+        "term TEXT NOT NULL, user_id TEXT NOT NULL, tf_text INTEGER NOT NULL, tf_context INTEGER NOT NULL, "
+        "PRIMARY KEY (seq, term))",
+        "CREATE INDEX context_keywords_by_term ON context_keywords (term, user_id, seq) INCLUDE (tf_text, tf_context)",
+        "CREATE TABLE context_queue (seq BIGINT PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0, "
+        "claimed_until DOUBLE PRECISION)",
+        f"""CREATE OR REPLACE FUNCTION amp_context_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM context_queue WHERE seq = OLD.seq;
+            IF OLD.kind = 'message' THEN
+                WITH around AS ({around}),
+                queued AS ({_QUEUE.format(rows="SELECT seq FROM around")})
+                DELETE FROM context_rows WHERE seq IN (SELECT seq FROM around);
+            END IF;
+            RETURN NULL;
+        END $$""",
+        "DROP TRIGGER IF EXISTS context_on_delete ON records",
+        "CREATE TRIGGER context_on_delete AFTER DELETE ON records FOR EACH ROW EXECUTE FUNCTION amp_context_on_delete()",
+    ]
+
+
+class ContextQueries(PostgresConnection):
+    """Keyword candidates (own words, or words in context) and the context index's queue."""
+
+    _context_turns = 2
+    _context_state: str | None = None
+    lease_seconds = 60.0
+
+    def open_context_index(self, turns: int, layout: str) -> None:
+        state = f"{VERSION}:{turns}:{layout}"
+        with self.transaction() as connection:
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (CONTEXT_LOCK,))
+            row = connection.execute("SELECT value FROM meta WHERE key = %s", (STATE,)).fetchone()
+            if row is None or row[0] != state:  # a new store, or other turns or layout
+                for statement in _schema(turns):
+                    connection.execute(statement)
+                connection.execute(_QUEUE.format(rows="SELECT seq FROM records"))
+                connection.execute(_SET_META, (STATE, state))
+        self._context_turns, self._context_state = turns, state
+
+    def _neighbours(self, query: Query, seq: int, column: str) -> tuple[list[Any], list[Any]]:
+        """``column`` of the messages before (oldest first) and after ``seq`` in its session."""
+        turns = self._context_turns
+        before = query(_CENTRE + _BEFORE.format(col=column, r="c", n=turns).replace("FROM records p", "FROM records p, c"),
+                       (seq,))
+        after = query(_CENTRE + _AFTER.format(col=column, r="c", n=turns).replace("FROM records p", "FROM records p, c"),
+                      (seq,))
+        decode = load_text if column == "text" else (lambda value: value)
+        return [decode(v) for (v,) in reversed(before)], [decode(v) for (v,) in after]
+
+    def neighbourhoods(self, record_ids: Sequence[str]) -> list[Neighbourhood]:
+        found = []
+        with self.snapshot() as query:
+            for record_id in record_ids:
+                rows = query("SELECT seq, text FROM records WHERE id = %s AND kind = 'message'", (record_id,))
+                if rows:
+                    before, after = self._neighbours(query, rows[0][0], "text")
+                    found.append(Neighbourhood(record_id, load_text(rows[0][1]), before, after))
+        return found
+
+    def queue_context(self, record_ids: Sequence[str]) -> None:
+        if not record_ids:
+            return
+        with self.transaction() as connection:
+            query = reader(connection)
+            for seq, in query("SELECT seq FROM records WHERE id = ANY(%s) ORDER BY seq", (list(record_ids),)):
+                before, after = self._neighbours(query, seq, "seq")
+                with connection.cursor() as cursor:
+                    cursor.executemany(_QUEUE.format(rows="VALUES (%s)"), [(s,) for s in (seq, *before, *after)])
+
+    def context_pending(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM context_queue")[0][0])
+
+    def claim_context(self, limit: int) -> ContextBatch | None:
+        now = time.time()
+        with self.transaction() as connection:
+            query = reader(connection)
+            queued = query(
+                "SELECT seq, generation FROM context_queue WHERE claimed_until IS NULL OR claimed_until < %s "
+                "ORDER BY seq DESC LIMIT %s FOR UPDATE SKIP LOCKED", (now, limit),
+            )
+            if not queued:
+                return None
+            seqs = [seq for seq, _ in queued]
+            connection.execute("UPDATE context_queue SET claimed_until = %s WHERE seq = ANY(%s)",
+                               (now + self.lease_seconds, seqs))
+            # FOR KEY SHARE: a concurrent forget waits until these rows are written (or sees them gone)
+            rows = query("SELECT seq, id, text, user_id, kind FROM records WHERE seq = ANY(%s) FOR KEY SHARE", (seqs,))
+            connection.execute("DELETE FROM context_rows WHERE seq = ANY(%s)", (seqs,))
+            found, keyword_rows, context_rows = [], [], []
+            for seq, record_id, stored, user, kind in rows:
+                text = load_text(stored)
+                before, after = self._neighbours(query, seq, "text")
+                own, own_length = term_counts(text)
+                around, around_length = term_counts(" ".join([*before, *after]))
+                context_rows.append((seq, user, own_length + around_length + 1))
+                keyword_rows.extend((seq, term, user, own.get(term, 0), around.get(term, 0)) for term in own | around)
+                if kind == "message":
+                    found.append(Neighbourhood(str(record_id), text, before, after))
+            with connection.cursor() as cursor:
+                cursor.executemany("INSERT INTO context_rows (seq, user_id, length) VALUES (%s, %s, %s)", context_rows)
+                cursor.executemany(
+                    "INSERT INTO context_keywords (seq, term, user_id, tf_text, tf_context) VALUES (%s, %s, %s, %s, %s)",
+                    keyword_rows,
+                )
+        return ContextBatch(found, tuple((int(seq), int(generation)) for seq, generation in queued))
+
+    def finish_context(self, batch: ContextBatch) -> None:
+        if not batch.claim:
+            return
+        with self.transaction() as connection, connection.cursor() as cursor:  # only if not queued again
+            cursor.executemany("DELETE FROM context_queue WHERE seq = %s AND generation = %s", batch.claim)
+
+    def _all_processed(self, query: Query) -> bool:
+        """Whether every record has its context row (see the SQLite engine's twin)."""
+        rows = query("SELECT EXISTS (SELECT 1 FROM context_queue) "
+                     "OR EXISTS (SELECT 1 FROM outbox WHERE op = 'upsert') "
+                     "OR NOT EXISTS (SELECT 1 FROM meta WHERE key = %s AND value = %s)", (STATE, self._context_state))
+        return not rows[0][0]
+
+    def keyword_candidates(
+        self, terms: Sequence[str], filters: Filters, limit: int, context_weight: float = 0.0
+    ) -> list[tuple[str, float]]:
+        self._check_open()
+        wanted = query_terms(terms)
+        if not wanted:
+            return []
+        where, params = filters_sql(filters)
+        with self.snapshot() as query:  # one state: a record is found by one of the two, once
+            if context_weight <= 0:
+                return _own_words(query, wanted, where, params, limit, "")
+            rows = _in_context(query, wanted, where, params, limit, float(context_weight))
+            if not self._all_processed(query):
+                rows += _own_words(query, wanted, where, params, limit,
+                                   "AND NOT EXISTS (SELECT 1 FROM context_rows c WHERE c.seq = r.seq)")
+        best: dict[str, float] = {}
+        for record_id, score in rows:
+            best[record_id] = max(best.get(record_id, float("-inf")), score)
+        return sorted(best.items(), key=lambda pair: -pair[1])[:limit]
+
+
+def _weights(query: Query, table: str, rows_table: str, length: str, wanted: list[str]) -> tuple[list[float], float]:
+    """The idf of each wanted term in ``table`` and the average row length of ``rows_table``."""
+    count, total = query(f"SELECT COUNT(*), COALESCE(SUM({length}), 0) FROM {rows_table}", ())[0]
+    hits = dict(query(f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) GROUP BY term", (wanted,)))
+    average = float(total) / count if count else 1.0
+    return [idf(int(count), int(hits.get(term, 0))) for term in wanted], max(average, 1e-9)
+
+
+def _own_words(
+    query: Query, wanted: list[str], where: str, params: list[Any], limit: int, unprocessed: str
+) -> list[tuple[str, float]]:
+    idfs, average = _weights(query, "keywords", "records", "length + 1", wanted)
+    score = bm25_sql("k.tf", "r.length + 1", repr(average))
+    rows = query(
+        f"SELECT r.id, SUM({score}) AS score FROM unnest(%s::text[], %s::float8[]) AS q(term, idf) "
+        "JOIN keywords k ON k.term = q.term AND k.user_id = %s JOIN records r ON r.seq = k.seq "
+        f"WHERE {where} {unprocessed} GROUP BY r.id ORDER BY score DESC, r.id LIMIT %s",
+        [wanted, idfs, params[0], *params, limit],
+    )
+    return [(str(record_id), float(value)) for record_id, value in rows]
+
+
+def _in_context(
+    query: Query, wanted: list[str], where: str, params: list[Any], limit: int, weight: float
+) -> list[tuple[str, float]]:
+    idfs, average = _weights(query, "context_keywords", "context_rows", "length", wanted)
+    score = bm25_sql(f"k.tf_text + {weight!r} * k.tf_context", "c.length", repr(average))
+    rows = query(
+        f"SELECT r.id, SUM({score}) AS score FROM unnest(%s::text[], %s::float8[]) AS q(term, idf) "
+        "JOIN context_keywords k ON k.term = q.term AND k.user_id = %s JOIN context_rows c ON c.seq = k.seq "
+        f"JOIN records r ON r.seq = k.seq WHERE {where} GROUP BY r.id ORDER BY score DESC, r.id LIMIT %s",
+        [wanted, idfs, params[0], *params, limit],
+    )
+    return [(str(record_id), float(value)) for record_id, value in rows]
