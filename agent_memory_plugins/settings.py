@@ -33,6 +33,9 @@ class Settings:
     ``[postgres]``; use with ``chroma_url``). ``None``: SQLite under ``path``. Never shown with its password."""
     database_pool_size: int = 8
     """Most connections one instance opens to the PostgreSQL database."""
+    claim_lease_seconds: float = 60.0
+    """PostgreSQL: how long an instance's claim on queued indexing work keeps other instances off
+    it; the work of an instance that dies is taken over when its lease runs out."""
     window_messages: int | None = 20
     """How many recent messages a session's window keeps (``None``: no count limit)."""
     window_tokens: int | None = None
@@ -144,7 +147,7 @@ class Settings:
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
-                     "time_boost", "context_vector_weight"):
+                     "time_boost", "context_vector_weight", "claim_lease_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")

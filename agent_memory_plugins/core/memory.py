@@ -389,8 +389,11 @@ class MemoryCore(ConversationMemory, LongTermMemory):
             self._review_pending()
             if not self.conversations.fold_due(force):
                 break
-        self.indexer.index_pending(self.store.outbox_position())
+        upto = self.store.outbox_position()
+        self.indexer.index_pending(upto)
         self.indexer.drain_context()
+        if force:
+            self.indexer.await_others(upto)
         self._last_error = None
 
     # -- async twins --------------------------------------------------------------------------

@@ -114,6 +114,7 @@ def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "paella" not in out.split("Recall for maya")[1].split("(Sam's")[0]
 
 
+@pytest.mark.sqlite_only  # reads SQLite's own tables or files
 def test_store_path_from_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "from-env"

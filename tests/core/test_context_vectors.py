@@ -143,11 +143,12 @@ def test_a_bad_context_vector_weight_is_refused() -> None:
 def test_a_message_that_only_asks_ranks_below_an_equally_matching_answer() -> None:
     scores = {}
     for weight in (1.0, 0.85):
+        user = f"maya-{weight}"  # each store to itself (on PostgreSQL both share the test's database)
         with MemoryCore(embedder=letters, dense_weight=0.0, question_weight=weight) as memory:
-            memory.add_message("s", "user", "Which sensor did you order for the arm?\n", user_id="maya")
-            memory.add_message("s", "assistant", "The force sensor for the arm.", user_id="maya")
+            memory.add_message("s", "user", "Which sensor did you order for the arm?\n", user_id=user)
+            memory.add_message("s", "assistant", "The force sensor for the arm.", user_id=user)
             memory.flush()
-            hits = memory.search("sensor for the arm", user_id="maya", k=2)
+            hits = memory.search("sensor for the arm", user_id=user, k=2)
             scores[weight] = {hit.record.text.strip(): hit for hit in hits}
     asks, answer = "Which sensor did you order for the arm?", "The force sensor for the arm."
     assert scores[1.0][asks].score == pytest.approx(scores[1.0][answer].score)  # the words tie
@@ -172,6 +173,7 @@ def test_keyword_recall_finds_every_kind_before_and_after_the_worker(store_path:
         assert found() == [said.id]
 
 
+@pytest.mark.sqlite_only  # reads SQLite's own tables or files
 def test_a_record_processed_by_another_process_during_a_search_is_still_found(
     store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

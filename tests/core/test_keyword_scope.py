@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from agent_memory_plugins import MemoryCore
 
 
@@ -29,6 +31,7 @@ def test_keyword_recall_stays_within_the_user_and_survives_forget(store_path: Pa
         assert len(keyword_ids(memory, "lisbon", "alice.example.com")) == 1
 
 
+@pytest.mark.sqlite_only  # reads SQLite's own tables or files
 def test_a_store_with_the_old_keyword_index_is_upgraded_on_open(store_path: Path) -> None:
     with MemoryCore(store_path, embedder=bag_of_letters) as memory:
         kept = memory.add_message("s", "user", "My sister lives in Porto", user_id="maya")

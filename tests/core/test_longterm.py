@@ -255,6 +255,7 @@ def test_background_sweep_removes_expired_records() -> None:
 
 
 # -- storage ----------------------------------------------------------------------------------------
+@pytest.mark.sqlite_only  # reads SQLite's own tables or files
 def test_a_store_from_before_these_columns_opens_without_loss(store_path: Path) -> None:
     store_path.mkdir(parents=True)
     db = sqlite3.connect(store_path / "memory.db")

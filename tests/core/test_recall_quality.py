@@ -52,6 +52,7 @@ def test_a_turn_is_found_through_its_neighbours_words() -> None:
         assert ids[1] not in [hit.record.id for hit in memory.search("what did Caroline research?", k=2)]
 
 
+@pytest.mark.sqlite_only  # reads SQLite's own tables or files
 def test_context_follows_later_turns_and_is_purged_on_forget() -> None:
     with _core() as memory:
         ids = _dialogue(memory)
@@ -107,6 +108,7 @@ def test_find_time_reads_dates_months_years_and_relative_words() -> None:
     assert impossible is not None and impossible.contains(_epoch(2023, 2, 14)) and impossible.text == "February, 2023"
 
 
+@pytest.mark.sqlite_only  # reads SQLite's own tables or files
 def test_a_store_from_before_the_context_index_is_migrated(store_path: Path) -> None:
     with _core(store_path) as memory:
         ids = _dialogue(memory)

@@ -127,6 +127,16 @@ class Indexer:
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
             self.drain_context(max_batches=2)  # newest first: this batch, its embeddings still cached
 
+    def await_others(self, upto: int) -> None:
+        """Wait while other instances hold claimed work (outbox items up to ``upto``, context
+        rows), taking over what their expired leases free; bounded by ``claim_lease_seconds``
+        (plus a little), so a steady stream of other instances' work cannot hold a flush."""
+        deadline = time.monotonic() + self.settings.claim_lease_seconds + 5.0
+        while not self.stopped and self.store.claimed_elsewhere(upto) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.index_pending(upto)
+            self.drain_context()
+
     def drain_context(self, max_batches: int | None = None) -> int:
         """Neighbour context for queued records, newest first: keyword rows (by the record store)
         and vectors in context; returns how many queued records were processed. One thread at a

@@ -34,6 +34,8 @@ def open_record_store(settings: Settings) -> RecordStore:
     if settings.database_url:
         from .postgres import PostgresRecordStore
 
-        return PostgresRecordStore(settings.database_url, pool_size=settings.database_pool_size)
+        return PostgresRecordStore(
+            settings.database_url, pool_size=settings.database_pool_size, lease_seconds=settings.claim_lease_seconds
+        )
     folder = settings.path
     return SQLiteRecordStore(os.path.join(folder, DATABASE_FILE) if folder else None, settings.durability)

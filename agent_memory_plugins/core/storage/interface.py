@@ -297,7 +297,9 @@ class RecordStore(Protocol):
 
         At-least-once delivery: an item stays pending until :meth:`ack_outbox` drops it, so a
         claimer that dies before acknowledging leaves it to be claimed again. Applying an item
-        twice must be harmless (upserts and deletes are idempotent).
+        twice must be harmless (upserts and deletes are idempotent). An engine that many
+        instances share may lease claimed items: until the lease runs out, other instances'
+        claims skip them (see :meth:`claimed_elsewhere`).
         """
 
     def ack_outbox(self, seqs: Sequence[int]) -> None:
@@ -309,6 +311,11 @@ class RecordStore(Protocol):
 
     def outbox_size(self) -> int:
         """How many changes wait for the vector index."""
+
+    def claimed_elsewhere(self, upto: int) -> int:
+        """How much queued work other claimers hold under a running lease: outbox items up to
+        position ``upto`` and context rows. A flush waits for it (bounded by the lease); engines
+        without leases return 0."""
 
     def begin_reindex(self, embedder: str, scheme: str) -> int:
         """In one transaction: queue every record for indexing, record the new embedder and vector

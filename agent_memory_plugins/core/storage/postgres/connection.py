@@ -10,6 +10,7 @@ acknowledged write is never lost). The URL's password never appears in ``repr``,
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -62,6 +63,8 @@ class PostgresConnection(RecordStore):
         """The database's URL without its password (safe to log and show)."""
         self._closed = False
         self._lock = threading.Lock()
+        self.claimer = uuid.uuid4().hex
+        """This instance's name on the work it claims (it may claim its own claims again)."""
         try:
             psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError as error:

@@ -68,13 +68,13 @@ def _schema(turns: int) -> list[str]:
         "PRIMARY KEY (seq, term))",
         "CREATE INDEX context_keywords_by_term ON context_keywords (term, user_id, seq) INCLUDE (tf_text, tf_context)",
         "CREATE TABLE context_queue (seq BIGINT PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0, "
-        "claimed_until DOUBLE PRECISION)",
+        "claimed_until DOUBLE PRECISION, claimed_by TEXT)",
         f"""CREATE OR REPLACE FUNCTION amp_context_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             DELETE FROM context_queue WHERE seq = OLD.seq;
             IF OLD.kind = 'message' THEN
                 WITH around AS ({around}),
-                queued AS ({_QUEUE.format(rows="SELECT seq FROM around")})
+                queued AS ({_QUEUE.format(rows="SELECT seq FROM around ORDER BY seq")})
                 DELETE FROM context_rows WHERE seq IN (SELECT seq FROM around);
             END IF;
             RETURN NULL;
@@ -128,10 +128,12 @@ class ContextQueries(PostgresConnection):
             return
         with self.transaction() as connection:
             query = reader(connection)
-            for seq, in query("SELECT seq FROM records WHERE id = ANY(%s) ORDER BY seq", (list(record_ids),)):
+            wanted: set[int] = set()
+            for seq, in query("SELECT seq FROM records WHERE id = ANY(%s)", (list(record_ids),)):
                 before, after = self._neighbours(query, seq, "seq")
-                with connection.cursor() as cursor:
-                    cursor.executemany(_QUEUE.format(rows="VALUES (%s)"), [(s,) for s in (seq, *before, *after)])
+                wanted.update((seq, *before, *after))
+            with connection.cursor() as cursor:  # in order: instances queueing overlapping rows never deadlock
+                cursor.executemany(_QUEUE.format(rows="VALUES (%s)"), [(seq,) for seq in sorted(wanted)])
 
     def context_pending(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM context_queue")[0][0])
@@ -142,13 +144,13 @@ class ContextQueries(PostgresConnection):
             query = reader(connection)
             queued = query(
                 "SELECT seq, generation FROM context_queue WHERE claimed_until IS NULL OR claimed_until < %s "
-                "ORDER BY seq DESC LIMIT %s FOR UPDATE SKIP LOCKED", (now, limit),
+                "OR claimed_by = %s ORDER BY seq DESC LIMIT %s FOR UPDATE SKIP LOCKED", (now, self.claimer, limit),
             )
             if not queued:
                 return None
             seqs = [seq for seq, _ in queued]
-            connection.execute("UPDATE context_queue SET claimed_until = %s WHERE seq = ANY(%s)",
-                               (now + self.lease_seconds, seqs))
+            connection.execute("UPDATE context_queue SET claimed_until = %s, claimed_by = %s WHERE seq = ANY(%s)",
+                               (now + self.lease_seconds, self.claimer, seqs))
             # FOR KEY SHARE: a concurrent forget waits until these rows are written (or sees them gone)
             rows = query("SELECT seq, id, text, user_id, kind FROM records WHERE seq = ANY(%s) FOR KEY SHARE", (seqs,))
             connection.execute("DELETE FROM context_rows WHERE seq = ANY(%s)", (seqs,))

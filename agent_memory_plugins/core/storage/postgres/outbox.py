@@ -46,11 +46,11 @@ class OutboxQueries(PostgresConnection):
         now = time.time()
         with self.transaction() as connection:
             rows = connection.execute(
-                "UPDATE outbox SET claimed_until = %s WHERE seq IN ("
+                "UPDATE outbox SET claimed_until = %s, claimed_by = %s WHERE seq IN ("
                 "SELECT seq FROM outbox WHERE (%s::text IS NULL OR op = %s) AND (%s::bigint IS NULL OR seq <= %s) "
-                "AND (claimed_until IS NULL OR claimed_until < %s) ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) "
-                "RETURNING seq, record_id, op",
-                (now + self.lease_seconds, op, op, upto, upto, now, limit),
+                "AND (claimed_until IS NULL OR claimed_until < %s OR claimed_by = %s) "
+                "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING seq, record_id, op",
+                (now + self.lease_seconds, self.claimer, op, op, upto, upto, now, self.claimer, limit),
             ).fetchall()
         items = [OutboxItem(int(seq), str(record_id), str(kind)) for seq, record_id, kind in rows]
         return sorted(items, key=lambda item: item.seq)
@@ -63,8 +63,17 @@ class OutboxQueries(PostgresConnection):
     def outbox_position(self) -> int:
         return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM outbox")[0][0])
 
-    def outbox_size(self, upto: int | None = None) -> int:
-        return int(self._read("SELECT COUNT(*) FROM outbox WHERE %s::bigint IS NULL OR seq <= %s", (upto, upto))[0][0])
+    def outbox_size(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM outbox")[0][0])
+
+    def claimed_elsewhere(self, upto: int) -> int:
+        now = time.time()
+        rows = self._read(
+            "SELECT (SELECT COUNT(*) FROM outbox WHERE seq <= %s AND claimed_until >= %s AND claimed_by <> %s) + "
+            "(SELECT COUNT(*) FROM context_queue WHERE claimed_until >= %s AND claimed_by <> %s)",
+            (upto, now, self.claimer, now, self.claimer),
+        )
+        return int(rows[0][0])
 
     # -- reindexing -----------------------------------------------------------------------------
     def begin_reindex(self, embedder: str, scheme: str) -> int:

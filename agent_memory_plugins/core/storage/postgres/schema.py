@@ -64,7 +64,8 @@ _FIRST_RELEASE = [
         seq BIGSERIAL PRIMARY KEY,
         record_id TEXT NOT NULL,
         op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
-        claimed_until DOUBLE PRECISION
+        claimed_until DOUBLE PRECISION,
+        claimed_by TEXT
     )""",
     "CREATE INDEX outbox_by_record ON outbox (record_id)",
     """CREATE TABLE links (

@@ -46,6 +46,10 @@ class OutboxQueries(SQLiteConnection):
     def outbox_size(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM outbox")[0][0])
 
+    def claimed_elsewhere(self, upto: int) -> int:
+        self._check_open()
+        return 0  # no leases: every claim sees every pending item
+
     # -- reindexing -----------------------------------------------------------------------------
     def begin_reindex(self, embedder: str, scheme: str) -> int:
         with self.transaction() as db:

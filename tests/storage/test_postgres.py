@@ -1,0 +1,155 @@
+"""What the PostgreSQL engine adds to the contract: leases for many instances, migrations under a
+lock, reconnecting after a restart, no password anywhere, TLS options, compaction after forget."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from postgres_cluster import PASSWORD, Unavailable, cluster, database_url
+
+from agent_memory_plugins.core.storage.postgres import PostgresRecordStore
+from agent_memory_plugins.core.storage.postgres.schema import SCHEMA_VERSION
+from agent_memory_plugins.errors import StoreUnavailableError, StoreVersionError
+
+from .engines import LAYOUT, TURNS, add, chat, fact
+
+pytestmark = pytest.mark.sqlite_only  # engine tests of their own: not run again by engine_matrix
+
+
+@pytest.fixture
+def url() -> str:
+    try:
+        return database_url()
+    except Unavailable as error:
+        pytest.skip(str(error))
+
+
+def test_a_claim_keeps_other_instances_off_its_items_until_its_lease_runs_out(url: str) -> None:
+    first = PostgresRecordStore(url, lease_seconds=1.0)
+    second = PostgresRecordStore(url, lease_seconds=1.0)
+    first.open_context_index(TURNS, LAYOUT)
+    try:
+        chat(first, "s1", [f"turn {n}" for n in range(6)])
+        claimed = first.claim_outbox(4)
+        assert len(claimed) == 4
+        rest = second.claim_outbox(10)
+        assert len(rest) == 2 and first.claim_outbox(10) == []
+        assert not {item.seq for item in claimed} & {item.seq for item in rest}  # never the same item twice at once
+        assert second.claimed_elsewhere(max(item.seq for item in claimed)) >= 4
+        time.sleep(1.2)  # the first instance "died": its lease runs out and the items are taken over
+        taken = second.claim_outbox(10)
+        assert {item.seq for item in claimed} <= {item.seq for item in taken}
+        second.ack_outbox([item.seq for item in taken])
+        assert second.outbox_size() == 0
+    finally:
+        first.close()
+        second.close()
+
+
+def test_instances_starting_together_apply_each_migration_once(url: str) -> None:
+    opened: list[PostgresRecordStore] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(PostgresRecordStore(url, pool_size=1))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert not errors
+        assert all(store.schema_version() == SCHEMA_VERSION for store in opened)
+        with psycopg.connect(url) as connection:
+            versions = connection.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+        assert [v for (v,) in versions] == list(range(1, SCHEMA_VERSION + 1))
+    finally:
+        for store in opened:
+            store.close()
+
+
+def test_a_database_of_a_newer_release_is_refused_untouched(url: str) -> None:
+    PostgresRecordStore(url).close()
+    with psycopg.connect(url) as connection:
+        connection.execute("INSERT INTO schema_migrations (version, description) VALUES (%s, 'future')",
+                           (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreVersionError, match="upgrade agent-memory-plugins"):
+        PostgresRecordStore(url)
+
+
+def test_the_password_shows_in_no_repr_log_or_error(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    store = PostgresRecordStore(url)
+    try:
+        assert PASSWORD not in repr(store) and "***" in repr(store) and PASSWORD not in store.url
+    finally:
+        store.close()
+    wrong = url.replace(PASSWORD, "not-the-password")
+    with pytest.raises(StoreUnavailableError) as refused:
+        PostgresRecordStore(wrong)
+    assert "password authentication failed" in str(refused.value)
+    assert "not-the-password" not in str(refused.value) and PASSWORD not in str(refused.value)
+    assert PASSWORD not in caplog.text and "not-the-password" not in caplog.text
+
+
+def test_url_options_reach_libpq(url: str) -> None:
+    store = PostgresRecordStore(url + "?sslmode=disable&application_name=amp-test")
+    store.close()
+    with pytest.raises(StoreUnavailableError, match="SSL|ssl"):  # the test server has no TLS: require is refused
+        PostgresRecordStore(url + "?sslmode=require")
+
+
+def test_after_a_restart_of_the_server_the_store_goes_on_and_lost_nothing(url: str) -> None:
+    if cluster().data_dir is None:
+        pytest.skip("the server of AGENT_MEMORY_TEST_DATABASE_URL is not ours to restart")
+    store = PostgresRecordStore(url)
+    try:
+        ids = chat(store, "s1", ["before the restart"])
+        cluster().restart()
+        assert set(store.get(ids, "alice")) == set(ids)  # the pool replaces its broken connections
+        later = chat(store, "s2", ["after the restart"])
+        assert set(store.get(ids + later, "alice")) == set(ids + later)
+    finally:
+        store.close()
+
+
+def test_compacting_after_forget_leaves_the_text_in_no_table_file(url: str) -> None:
+    found = cluster()
+    if found.data_dir is None:
+        pytest.skip("the files of AGENT_MEMORY_TEST_DATABASE_URL's server are not readable here")
+    secret = "zanzibar-quokka-7731 is my bank pin"
+    store = PostgresRecordStore(url)
+    store.open_context_index(TURNS, LAYOUT)
+    try:
+        add(store, fact("f1", secret), fact("f2", "an ordinary fact"))
+        store.queue_context(["f1", "f2"])
+        while (batch := store.claim_context(100)) is not None:
+            store.finish_context(batch)
+        database = url.rsplit("/", 1)[1]
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("CHECKPOINT")
+            oid = connection.execute("SELECT oid FROM pg_database WHERE datname = %s", (database,)).fetchone()[0]
+        assert _files_holding(found.data_dir / "base" / str(oid), b"zanzibar")  # the test can fail
+        store.forget(["f1"], [])
+        assert store.purge_pending()
+        store.compact(vacuum=True)
+        assert not store.purge_pending()
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("CHECKPOINT")
+        assert _files_holding(found.data_dir / "base" / str(oid), b"zanzibar") == []
+        assert "f2" in store.get(["f2"], "alice")
+    finally:
+        store.close()
+
+
+def _files_holding(folder: Path, needle: bytes) -> list[str]:
+    return [path.name for path in folder.iterdir() if path.is_file() and needle in path.read_bytes()]
