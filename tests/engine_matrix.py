@@ -10,6 +10,7 @@ saying how to enable it.
 from __future__ import annotations
 
 import pytest
+
 from postgres_cluster import Unavailable, database_url
 
 

@@ -66,7 +66,8 @@ class Cluster:
         assert self.data_dir is not None and self.bin_dir is not None
         command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", *args]
         if args[0] in ("start", "restart"):
-            options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off -c max_connections=200"
+            options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
+                       "-c fsync=off -c max_connections=200")
             command += ["-o", options, "-l", str(self.data_dir / "server.log")]
         subprocess.run(_as_owner(command), check=True, capture_output=True, timeout=120)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import support  # noqa: E402
+import support
 
-from agent_memory_plugins import AgentMemoryError, MemoryCore  # noqa: E402
+from agent_memory_plugins import AgentMemoryError, MemoryCore
 
 USERS = [f"user-{n}" for n in range(6)]
 

@@ -52,7 +52,6 @@ def open_postgres(folder: Path) -> RecordStore:
     when no cluster can be had, saying how to get one). Claims are leased for no time, so a claim
     not acknowledged is claimed again at once, as in the SQLite engine (leases: test_postgres_fleet)."""
     from agent_memory_plugins.core.storage.postgres import PostgresRecordStore
-
     from postgres_cluster import Unavailable, database_url
 
     if folder not in _databases:

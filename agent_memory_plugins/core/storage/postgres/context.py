@@ -52,6 +52,7 @@ _AFTER = (
 )
 """The messages just before / after message ``{r}`` in its session: read by the delete trigger
 for ``OLD`` and by :meth:`ContextQueries._neighbours` for a message ``c``."""
+_ALL = "FROM records p"
 _CENTRE = "WITH c AS (SELECT user_id, session_id, ts, seq FROM records WHERE seq = %s AND kind = 'message') "
 
 
@@ -80,7 +81,8 @@ def _schema(turns: int) -> list[str]:
             RETURN NULL;
         END $$""",
         "DROP TRIGGER IF EXISTS context_on_delete ON records",
-        "CREATE TRIGGER context_on_delete AFTER DELETE ON records FOR EACH ROW EXECUTE FUNCTION amp_context_on_delete()",
+        "CREATE TRIGGER context_on_delete AFTER DELETE ON records "
+        "FOR EACH ROW EXECUTE FUNCTION amp_context_on_delete()",
     ]
 
 
@@ -106,10 +108,8 @@ class ContextQueries(PostgresConnection):
     def _neighbours(self, query: Query, seq: int, column: str) -> tuple[list[Any], list[Any]]:
         """``column`` of the messages before (oldest first) and after ``seq`` in its session."""
         turns = self._context_turns
-        before = query(_CENTRE + _BEFORE.format(col=column, r="c", n=turns).replace("FROM records p", "FROM records p, c"),
-                       (seq,))
-        after = query(_CENTRE + _AFTER.format(col=column, r="c", n=turns).replace("FROM records p", "FROM records p, c"),
-                      (seq,))
+        before = query(_CENTRE + _BEFORE.format(col=column, r="c", n=turns).replace(_ALL, _ALL + ", c"), (seq,))
+        after = query(_CENTRE + _AFTER.format(col=column, r="c", n=turns).replace(_ALL, _ALL + ", c"), (seq,))
         decode = load_text if column == "text" else (lambda value: value)
         return [decode(v) for (v,) in reversed(before)], [decode(v) for (v,) in after]
 
@@ -144,7 +144,8 @@ class ContextQueries(PostgresConnection):
             query = reader(connection)
             queued = query(
                 "SELECT seq, generation FROM context_queue WHERE claimed_until IS NULL OR claimed_until < %s "
-                "OR claimed_by = %s ORDER BY seq DESC LIMIT %s FOR UPDATE SKIP LOCKED", (now, self.claimer, limit),
+                "OR claimed_by = %s ORDER BY seq DESC LIMIT %s FOR UPDATE SKIP LOCKED",
+                (now, self.claimer, limit),
             )
             if not queued:
                 return None
@@ -152,9 +153,12 @@ class ContextQueries(PostgresConnection):
             connection.execute("UPDATE context_queue SET claimed_until = %s, claimed_by = %s WHERE seq = ANY(%s)",
                                (now + self.lease_seconds, self.claimer, seqs))
             # FOR KEY SHARE: a concurrent forget waits until these rows are written (or sees them gone)
-            rows = query("SELECT seq, id, text, user_id, kind FROM records WHERE seq = ANY(%s) FOR KEY SHARE", (seqs,))
+            rows = query("SELECT seq, id, text, user_id, kind FROM records WHERE seq = ANY(%s) FOR KEY SHARE",
+                         (seqs,))
             connection.execute("DELETE FROM context_rows WHERE seq = ANY(%s)", (seqs,))
-            found, keyword_rows, context_rows = [], [], []
+            found: list[Neighbourhood] = []
+            keyword_rows: list[tuple[int, str, str, int, int]] = []
+            context_rows: list[tuple[int, str, int]] = []
             for seq, record_id, stored, user, kind in rows:
                 text = load_text(stored)
                 before, after = self._neighbours(query, seq, "text")
@@ -167,7 +171,8 @@ class ContextQueries(PostgresConnection):
             with connection.cursor() as cursor:
                 cursor.executemany("INSERT INTO context_rows (seq, user_id, length) VALUES (%s, %s, %s)", context_rows)
                 cursor.executemany(
-                    "INSERT INTO context_keywords (seq, term, user_id, tf_text, tf_context) VALUES (%s, %s, %s, %s, %s)",
+                    "INSERT INTO context_keywords (seq, term, user_id, tf_text, tf_context) "
+                    "VALUES (%s, %s, %s, %s, %s)",
                     keyword_rows,
                 )
         return ContextBatch(found, tuple((int(seq), int(generation)) for seq, generation in queued))
@@ -206,10 +211,12 @@ class ContextQueries(PostgresConnection):
         return sorted(best.items(), key=lambda pair: -pair[1])[:limit]
 
 
-def _weights(query: Query, table: str, rows_table: str, length: str, wanted: list[str]) -> tuple[list[float], float]:
+def _weights(
+    query: Query, table: str, rows_table: str, length: str, wanted: list[str]
+) -> tuple[list[float], float]:
     """The idf of each wanted term in ``table`` and the average row length of ``rows_table``."""
     count, total = query(f"SELECT COUNT(*), COALESCE(SUM({length}), 0) FROM {rows_table}", ())[0]
-    hits = dict(query(f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) GROUP BY term", (wanted,)))
+    hits: dict[str, int] = dict(query(f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) GROUP BY term", (wanted,)))
     average = float(total) / count if count else 1.0
     return [idf(int(count), int(hits.get(term, 0))) for term in wanted], max(average, 1e-9)
 

@@ -37,7 +37,8 @@ class OutboxQueries(PostgresConnection):
     def secret(self, key: str) -> str:
         with self.transaction() as connection:
             connection.execute(
-                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (key, secrets.token_hex(32))
+                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (key, secrets.token_hex(32)),
             )
             return str(connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0])
 

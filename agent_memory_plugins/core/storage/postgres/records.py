@@ -31,9 +31,8 @@ class RecordQueries(PostgresConnection):
         record = summary[0]
         with self.transaction() as connection:
             # one folder of a session at a time, across every instance (released at commit)
-            connection.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"fold {len(record.user_id)}:{record.user_id}{record.session_id}",)
-            )
+            session = f"fold {len(record.user_id)}:{record.user_id}{record.session_id}"
+            connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (session,))
             current = connection.execute(
                 "SELECT id FROM records WHERE user_id = %s AND session_id = %s AND kind = 'summary' "
                 "ORDER BY seq DESC LIMIT 1", (record.user_id, record.session_id),
