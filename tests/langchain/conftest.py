@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from agent_memory_plugins import MemoryCore
+from engine_matrix import record_engine
 
 
 @pytest.fixture
@@ -15,3 +16,5 @@ def window10() -> Iterator[MemoryCore]:
     core = MemoryCore(window_messages=10, fold_batch=2)
     yield core
     core.close()
+
+__all__ = ["record_engine"]  # every test here runs on SQLite and on PostgreSQL

@@ -11,6 +11,7 @@ from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
 
 from agent_memory_plugins import MemoryCore
+from engine_matrix import record_engine
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +40,5 @@ def bob_told(memory: MemoryCore) -> MemoryCore:
     memory.add_message("s1", "user", OTHER_FACT, user_id="bob")
     memory.remember(OTHER_FACT, user_id="bob")
     return memory
+
+__all__ = ["record_engine"]  # every test here runs on SQLite and on PostgreSQL
