@@ -187,6 +187,13 @@ def cmd_reindex(args: argparse.Namespace) -> None:
     _out(json.dumps({"reindexed": queued}) if args.json else f"reindexed {queued} records")
 
 
+def cmd_compact(args: argparse.Namespace) -> None:
+    """Make forgotten records leave the storage files."""
+    with _open(args) as memory:
+        memory.compact()
+    _out(json.dumps({"compacted": True}) if args.json else "compacted: forgotten records are in no table file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agent-memory``."""
     common = argparse.ArgumentParser(add_help=False)
@@ -228,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--min-importance", type=float, help="records less important than this (0..1)")
     cleanup.add_argument("--kind", action="append", help="only these kinds (repeatable; default all but summary)")
     cleanup.add_argument("--apply", action="store_true", help="remove them (default: only report)")
+    add("compact", cmd_compact, "rewrite the storage files so forgotten records leave no trace in them")
     reindex = add("reindex", cmd_reindex, "rebuild the vector index from SQLite")
     reindex.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
     return parser

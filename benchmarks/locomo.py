@@ -242,6 +242,13 @@ DEFAULT_POINT = {"dense_weight": Settings.dense_weight, "keyword_weight": Settin
                  "question_weight": Settings.question_weight}
 
 
+def _close(memory: MemoryCore, database_url: str | None) -> None:
+    """Close a store; a PostgreSQL one is emptied first (the next conversation starts from nothing)."""
+    if database_url:
+        memory.forget(user_id="locomo")
+    memory.close()
+
+
 def main() -> None:
     """Run every system on every conversation and print the side-by-side table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -254,10 +261,15 @@ def main() -> None:
                         help="stress test: add this much noise to every embedding (ours and the peers) so "
                         "the model matches questions to turns less well (0.8 brings 'Chroma, dense only' "
                         "on the dev file down to the figure the issue reports for unseen conversations)")
+    parser.add_argument("--database-url", default=None, metavar="URL",
+                        help="keep our records in this PostgreSQL database instead of SQLite (each "
+                        "conversation's records are forgotten before the next one starts)")
     args = parser.parse_args()
     conversations = json.loads(Path(args.data).read_text())[: args.limit]
     names = [str(c.get("sample_id", i)) for i, c in enumerate(conversations)]
     settings: dict[str, Any] = {"window_messages": 20}
+    if args.database_url:
+        settings["database_url"] = args.database_url
     model = None
     if args.dense_noise > 0:
         import locomo_peers as peers
@@ -279,12 +291,12 @@ def main() -> None:
             for name, changes in ABLATIONS.items():
                 tables[name].append(evaluate(tuned(memory, rank, changes), questions))
             tables["ours, messages only (kinds=['message'])"].append(evaluate(_messages_only(memory), questions))
-        memory.close()
+        _close(memory, args.database_url)
         if not args.no_folds:
             for name, changes in INGEST_ABLATIONS.items():
                 rank, _, variant = ours(conversation, settings | changes)
                 tables[name].append(evaluate(rank, questions))
-                variant.close()
+                _close(variant, args.database_url)
         _progress(f"{names[number]}: ours and its variants", started)
         if args.ours_only:
             continue

@@ -179,7 +179,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         self.close()
 
     def __repr__(self) -> str:
-        where = self.settings.path or "in memory"
+        where = self.settings.path or ("in memory" if self.settings.database_url is None else self.store.location())
         state = "closed" if self._closed else f"{self.store.count()} records"
         return f"MemoryCore({where!r}, {state}, chroma={self.index.mode})"
 
@@ -276,7 +276,8 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         user = check.check_optional_id(user_id, "user_id")
         self._check_open()
         return {
-            "path": self.settings.path, "chroma": self.index.mode, "embedder": self.embedder.name,
+            "path": self.settings.path, "database": self.store.location(), "chroma": self.index.mode,
+            "embedder": self.embedder.name,
             "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
             "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
             "users": len(self.store.users()) if user is None else 1,
@@ -345,6 +346,16 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         count = None if limit is None else check.check_count(limit, "limit", 1)
         filters = _checked_filters(user_id, session_id, kinds, where)
         return [row.record for row in self.store.select(filters, newest_first=newest_first, limit=count)]
+
+    def compact(self) -> None:
+        """Make forgotten records leave the storage files now: SQLite rewrites its file
+        (``VACUUM``) and truncates its write log; PostgreSQL rewrites its tables (``VACUUM FULL``,
+        which holds each table's lock while it runs). A forget already compacts what it removed;
+        this finishes a compaction that a busy store postponed. Write-ahead logs a PostgreSQL server
+        archives or streams to replicas keep what they hold until they are recycled."""
+        self._check_open()
+        with self._index_lock:
+            self.store.compact(vacuum=True)
 
     def reindex(self) -> int:
         """Rebuild the vector index from SQLite with the current embedder; returns records queued.
@@ -426,6 +437,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
     aforget = _in_thread(forget)
     ainspect = _in_thread(inspect)
     areindex = _in_thread(reindex)
+    acompact = _in_thread(compact)
     aflush = _in_thread(flush)
     aclose = _in_thread(close)
 

@@ -138,6 +138,10 @@ class RecordStore(Protocol):
     def schema_version(self) -> int:
         """The number of the last migration step applied to this store's schema."""
 
+    def location(self) -> str:
+        """Where the store keeps its records, safe to show and log (a file, ``:memory:``, or a
+        database URL without its password)."""
+
     def meta(self, key: str) -> str | None:
         """A setting of the store itself (see the meta keys of this module), or ``None``."""
 

@@ -80,6 +80,9 @@ class PostgresConnection(RecordStore):
             self._pool.close()
             raise StoreUnavailableError(self._unreachable(url)) from None
 
+    def location(self) -> str:
+        return self.url
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 

@@ -88,6 +88,9 @@ class SQLiteConnection(RecordStore):
             self._check_open()
             return user_version(self._db)
 
+    def location(self) -> str:
+        return self.path or ":memory:"
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             self._check_open()
