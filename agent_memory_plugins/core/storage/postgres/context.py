@@ -51,9 +51,13 @@ _AFTER = (
     "ORDER BY p.ts, p.seq LIMIT {n}"
 )
 """The messages just before / after message ``{r}`` in its session: read by the delete trigger
-for ``OLD`` and by :meth:`ContextQueries._neighbours` for a message ``c``."""
-_ALL = "FROM records p"
-_CENTRE = "WITH c AS (SELECT user_id, session_id, ts, seq FROM records WHERE seq = %s AND kind = 'message') "
+for ``OLD`` and by :meth:`ContextQueries._neighbours` for messages ``c``."""
+_AROUND = (
+    "SELECT c.seq, p.{col}, {side}, p.ts, p.pseq FROM records c CROSS JOIN LATERAL ({query}) p "
+    "WHERE c.seq = ANY(%s) AND c.kind = 'message'"
+)
+"""The neighbours of several messages ``c`` at once: (centre, neighbour's column, side, and the
+neighbour's place in the session)."""
 
 
 def _schema(turns: int) -> list[str]:
@@ -105,33 +109,42 @@ class ContextQueries(PostgresConnection):
                 connection.execute(_SET_META, (STATE, state))
         self._context_turns, self._context_state = turns, state
 
-    def _neighbours(self, query: Query, seq: int, column: str) -> tuple[list[Any], list[Any]]:
-        """``column`` of the messages before (oldest first) and after ``seq`` in its session."""
+    def _neighbours(self, query: Query, seqs: Sequence[int], column: str) -> dict[int, tuple[list[Any], list[Any]]]:
+        """``column`` of the messages before (oldest first) and after each message of ``seqs`` in
+        its session (two queries for the whole batch)."""
         turns = self._context_turns
-        before = query(_CENTRE + _BEFORE.format(col=column, r="c", n=turns).replace(_ALL, _ALL + ", c"), (seq,))
-        after = query(_CENTRE + _AFTER.format(col=column, r="c", n=turns).replace(_ALL, _ALL + ", c"), (seq,))
+        columns = f"{column}, p.ts, p.seq AS pseq"
+        rows = query(
+            _AROUND.format(col=column, side="0", query=_BEFORE.format(col=columns, r="c", n=turns)) + " UNION ALL "
+            + _AROUND.format(col=column, side="1", query=_AFTER.format(col=columns, r="c", n=turns)),
+            (list(seqs), list(seqs)),
+        )
         decode = load_text if column == "text" else (lambda value: value)
-        return [decode(v) for (v,) in reversed(before)], [decode(v) for (v,) in after]
+        found: dict[int, tuple[list[Any], list[Any]]] = {seq: ([], []) for seq in seqs}
+        for centre, value, side, _, _ in sorted(rows, key=lambda row: (row[3], row[4])):  # session order
+            found[centre][side].append(decode(value))
+        return found
 
     def neighbourhoods(self, record_ids: Sequence[str]) -> list[Neighbourhood]:
-        found = []
+        if not record_ids:
+            return []
         with self.snapshot() as query:
-            for record_id in record_ids:
-                rows = query("SELECT seq, text FROM records WHERE id = %s AND kind = 'message'", (record_id,))
-                if rows:
-                    before, after = self._neighbours(query, rows[0][0], "text")
-                    found.append(Neighbourhood(record_id, load_text(rows[0][1]), before, after))
-        return found
+            rows = query("SELECT seq, id, text FROM records WHERE id = ANY(%s) AND kind = 'message'",
+                         (list(record_ids),))
+            around = self._neighbours(query, [seq for seq, _, _ in rows], "text")
+        by_id = {record_id: (seq, text) for seq, record_id, text in rows}
+        return [Neighbourhood(record_id, load_text(by_id[record_id][1]), *around[by_id[record_id][0]])
+                for record_id in dict.fromkeys(record_ids) if record_id in by_id]
 
     def queue_context(self, record_ids: Sequence[str]) -> None:
         if not record_ids:
             return
         with self.transaction() as connection:
             query = reader(connection)
-            wanted: set[int] = set()
-            for seq, in query("SELECT seq FROM records WHERE id = ANY(%s)", (list(record_ids),)):
-                before, after = self._neighbours(query, seq, "seq")
-                wanted.update((seq, *before, *after))
+            seqs = [seq for seq, in query("SELECT seq FROM records WHERE id = ANY(%s)", (list(record_ids),))]
+            wanted = set(seqs)
+            for before, after in self._neighbours(query, seqs, "seq").values():
+                wanted.update((*before, *after))
             with connection.cursor() as cursor:  # in order: instances queueing overlapping rows never deadlock
                 cursor.executemany(_QUEUE.format(rows="VALUES (%s)"), [(seq,) for seq in sorted(wanted)])
 
@@ -156,12 +169,13 @@ class ContextQueries(PostgresConnection):
             rows = query("SELECT seq, id, text, user_id, kind FROM records WHERE seq = ANY(%s) FOR KEY SHARE",
                          (seqs,))
             connection.execute("DELETE FROM context_rows WHERE seq = ANY(%s)", (seqs,))
+            neighbours = self._neighbours(query, [row[0] for row in rows], "text")
             found: list[Neighbourhood] = []
             keyword_rows: list[tuple[int, str, str, int, int]] = []
             context_rows: list[tuple[int, str, int]] = []
             for seq, record_id, stored, user, kind in rows:
                 text = load_text(stored)
-                before, after = self._neighbours(query, seq, "text")
+                before, after = neighbours.get(seq, ([], []))
                 own, own_length = term_counts(text)
                 around, around_length = term_counts(" ".join([*before, *after]))
                 context_rows.append((seq, user, own_length + around_length + 1))
@@ -216,7 +230,8 @@ def _weights(
 ) -> tuple[list[float], float]:
     """The idf of each wanted term in ``table`` and the average row length of ``rows_table``."""
     count, total = query(f"SELECT COUNT(*), COALESCE(SUM({length}), 0) FROM {rows_table}", ())[0]
-    hits: dict[str, int] = dict(query(f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) GROUP BY term", (wanted,)))
+    hits: dict[str, int] = dict(query(f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) GROUP BY term",
+                                      (wanted,)))
     average = float(total) / count if count else 1.0
     return [idf(int(count), int(hits.get(term, 0))) for term in wanted], max(average, 1e-9)
 
