@@ -214,10 +214,10 @@ class ContextQueries(PostgresConnection):
         where, params = filters_sql(filters)
         with self.snapshot() as query:  # one state: a record is found by one of the two, once
             if context_weight <= 0:
-                return _own_words(query, wanted, where, params, limit, "")
-            rows = _in_context(query, wanted, where, params, limit, float(context_weight))
+                return _own_words(query, self.url, wanted, where, params, limit, "")
+            rows = _in_context(query, self.url, wanted, where, params, limit, float(context_weight))
             if not self._all_processed(query):
-                rows += _own_words(query, wanted, where, params, limit,
+                rows += _own_words(query, self.url, wanted, where, params, limit,
                                    "AND NOT EXISTS (SELECT 1 FROM context_rows c WHERE c.seq = r.seq)")
         best: dict[str, float] = {}
         for record_id, score in rows:
@@ -225,21 +225,40 @@ class ContextQueries(PostgresConnection):
         return sorted(best.items(), key=lambda pair: -pair[1])[:limit]
 
 
+LARGE = 20_000
+"""Rows from which a table's size and average length are read at most every
+:data:`SIZES_TTL` seconds (counting them costs a scan; a few new rows barely move BM25)."""
+SIZES_TTL = 30.0
+_sizes: dict[tuple[str, str], tuple[float, int, float]] = {}
+
+
+def _size(query: Query, database: str, rows_table: str, length: str) -> tuple[int, float]:
+    """How many rows ``rows_table`` of ``database`` has and their total length (cached for large tables)."""
+    key = (database, rows_table)
+    cached = _sizes.get(key)
+    if cached is not None and time.monotonic() - cached[0] < SIZES_TTL:
+        return cached[1], cached[2]
+    count, total = query(f"SELECT COUNT(*), COALESCE(SUM({length}), 0) FROM {rows_table}", ())[0]
+    if int(count) >= LARGE:
+        _sizes[key] = (time.monotonic(), int(count), float(total))
+    return int(count), float(total)
+
+
 def _weights(
-    query: Query, table: str, rows_table: str, length: str, wanted: list[str]
+    query: Query, database: str, table: str, rows_table: str, length: str, wanted: list[str]
 ) -> tuple[list[float], float]:
     """The idf of each wanted term in ``table`` and the average row length of ``rows_table``."""
-    count, total = query(f"SELECT COUNT(*), COALESCE(SUM({length}), 0) FROM {rows_table}", ())[0]
+    count, total = _size(query, database, rows_table, length)
     hits: dict[str, int] = dict(query(f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) GROUP BY term",
                                       (wanted,)))
-    average = float(total) / count if count else 1.0
-    return [idf(int(count), int(hits.get(term, 0))) for term in wanted], max(average, 1e-9)
+    average = total / count if count else 1.0
+    return [idf(count, int(hits.get(term, 0))) for term in wanted], max(average, 1e-9)
 
 
 def _own_words(
-    query: Query, wanted: list[str], where: str, params: list[Any], limit: int, unprocessed: str
+    query: Query, database: str, wanted: list[str], where: str, params: list[Any], limit: int, unprocessed: str
 ) -> list[tuple[str, float]]:
-    idfs, average = _weights(query, "keywords", "records", "length + 1", wanted)
+    idfs, average = _weights(query, database, "keywords", "records", "length + 1", wanted)
     score = bm25_sql("k.tf", "r.length + 1", repr(average))
     rows = query(
         f"SELECT r.id, SUM({score}) AS score FROM unnest(%s::text[], %s::float8[]) AS q(term, idf) "
@@ -251,9 +270,9 @@ def _own_words(
 
 
 def _in_context(
-    query: Query, wanted: list[str], where: str, params: list[Any], limit: int, weight: float
+    query: Query, database: str, wanted: list[str], where: str, params: list[Any], limit: int, weight: float
 ) -> list[tuple[str, float]]:
-    idfs, average = _weights(query, "context_keywords", "context_rows", "length", wanted)
+    idfs, average = _weights(query, database, "context_keywords", "context_rows", "length", wanted)
     score = bm25_sql(f"k.tf_text + {weight!r} * k.tf_context", "c.length", repr(average))
     rows = query(
         f"SELECT r.id, SUM({score}) AS score FROM unnest(%s::text[], %s::float8[]) AS q(term, idf) "
