@@ -27,6 +27,7 @@ from .errors import (
     StoreClosedError,
     StoreInUseError,
     StoreVersionError,
+    VectorIndexUnavailableError,
 )
 from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord, SearchResults
 from .settings import Settings
@@ -66,6 +67,7 @@ __all__ = [
     "StoreClosedError",
     "StoreInUseError",
     "StoreVersionError",
+    "VectorIndexUnavailableError",
     "__version__",
 ]
 

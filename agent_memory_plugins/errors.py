@@ -21,6 +21,7 @@ catches them all. The tree::
     ├── StoreInUseError                          embedded Chroma is open in another process
     ├── NotFoundError (also KeyError)            no record with that id for that user
     └── IndexingError                            the background indexer keeps failing
+        └── VectorIndexUnavailableError          the Chroma server cannot be reached right now
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "StoreClosedError",
     "StoreInUseError",
     "StoreVersionError",
+    "VectorIndexUnavailableError",
 ]
 
 
@@ -120,3 +122,9 @@ class NotFoundError(AgentMemoryError, KeyError):
 
 class IndexingError(AgentMemoryError):
     """The background indexer failed repeatedly; records stay queued and durable."""
+
+
+class VectorIndexUnavailableError(IndexingError):
+    """The Chroma server cannot be reached. Writes go on (their vectors wait in the outbox and are
+    built when it is back); ``search`` answers from keywords alone; ``flush`` and ``reindex`` raise
+    this until it is back."""

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...errors import EmbeddingMismatchError
+from ...errors import EmbeddingMismatchError, VectorIndexUnavailableError
 from ...records import MemoryRecord
 from ...settings import Settings
 from ..storage.interface import DIMENSION, EMBEDDER, VECTOR_SCHEME, ContextBatch, Neighbourhood, RecordStore
@@ -166,10 +166,15 @@ class Indexer:
             self.index.delete(gone)
 
     def apply_deletes(self) -> None:
-        """Apply every queued vector deletion now (a forget does not wait for the worker)."""
+        """Apply every queued vector deletion now (a forget does not wait for the worker); while a
+        Chroma server cannot be reached they stay queued (searches never show a record the store
+        no longer has: hits are read from the store)."""
         items = self.store.claim_outbox(1_000_000, op="delete")
         if items:
-            self.index.delete([item.record_id for item in items])
+            try:
+                self.index.delete([item.record_id for item in items])
+            except VectorIndexUnavailableError:  # Chroma server down: the worker applies them later
+                return
             self.store.ack_outbox([item.seq for item in items])
 
     def _remember_dimension(self) -> None:
