@@ -142,7 +142,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
                                                self._index_lock, lambda: self._closed)
             self.recall = Recall(self.store, self.index, self.embedder, self.settings)
             self.index.key = self.store.secret("vector_key").encode()
-            self.index.attach(self.store.secret(STORE_ID), self.store.existing)  # this store's collection
+            self.index.attach(self.store.secret(STORE_ID), self.store.existing, self.indexer.requeue_lost)
             if self.indexer.check_embedder(reindex):
                 self.flush()
             self.indexer.resume()

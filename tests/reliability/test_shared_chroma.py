@@ -3,6 +3,7 @@ each other's vectors: each store's collection is named from its identity and che
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -120,6 +121,26 @@ def test_legacy_collection_shared_by_two_stores_is_split_between_them(chroma: tu
     assert "legacy" not in names(client)
     with MemoryCore(stores["a"], chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:  # again
         assert vector_ids(memory.index.collection) == ids["a"]
+
+
+@pytest.mark.server
+def test_store_moved_to_a_server_or_whose_collection_is_lost_rebuilds_its_vectors(
+    chroma: tuple[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = chroma[0]
+    folder = tmp_path / "store"
+    with MemoryCore(folder, **OPTIONS) as memory:  # embedded Chroma first
+        ids = fill(memory, "eps", 10)
+    caplog.set_level(logging.WARNING, logger="agent_memory_plugins")
+    with MemoryCore(folder, chroma_url=url, chroma_collection="moved", **OPTIONS) as memory:  # then a server
+        assert memory.indexer.pending() >= len(ids) and "rebuilding them for" in caplog.text
+        memory.flush()
+        assert vector_ids(memory.index.collection) == ids
+        http_client(url).delete_collection(memory.index.name)  # lost under a running core
+        assert "dense_rank" not in memory.search("eps keeps a pet", user_id="u", k=1)[0].explain
+        memory.flush()
+        assert vector_ids(memory.index.collection) == ids
+        assert memory.search("eps keeps a pet", user_id="u", k=1)[0].explain["dense_rank"] == 1
 
 
 def test_embedded_store_from_before_issue_17_keeps_its_vectors(tmp_path: Path) -> None:

@@ -65,25 +65,30 @@ def collection_name(prefix: str, store_id: str) -> str:
 
 def open_collection(
     client: Any, prefix: str, store_id: str, owned: Callable[[Sequence[str]], set[str]], legacy: Legacy
-) -> Any:
+) -> tuple[Any, bool]:
     """Open (or create) the collection of the store ``store_id`` on ``client`` and check that it is
     the store's; first move the store's vectors out of a legacy collection named ``prefix``.
 
-    ``owned(ids)`` says which of ``ids`` are records of this store. Safe to run in several
-    processes of one store at once (every step can be repeated). Raises
-    :class:`ConfigurationError` when the collection belongs to another store.
+    Returns the collection and whether it is new (created, or an empty one taken over): then it
+    holds none of the store's vectors. ``owned(ids)`` says which of ``ids`` are records of this
+    store. Safe to run in several processes of one store at once (every step can be repeated).
+    Raises :class:`ConfigurationError` when the collection belongs to another store.
     """
     name = collection_name(prefix, store_id)
     old = _legacy(client, prefix) if legacy != "none" else None
     moved = _move_legacy(client, old, name, store_id, owned, legacy == "own") if old is not None else None
-    return moved if moved is not None else _own_collection(client, name, store_id)
+    return (moved, False) if moved is not None else _own_collection(client, name, store_id)
 
 
-def _own_collection(client: Any, name: str, store_id: str) -> Any:
-    collection = client.get_or_create_collection(name, embedding_function=None,
-                                                 metadata={"hnsw:space": "cosine", OWNER: store_id})
-    _check_owner(collection, name, store_id)
-    return collection
+def _own_collection(client: Any, name: str, store_id: str) -> tuple[Any, bool]:
+    collection = _get(client, name)
+    if collection is None:
+        try:
+            return client.create_collection(name, embedding_function=None,
+                                            metadata={"hnsw:space": "cosine", OWNER: store_id}), True
+        except _chroma_error():  # another instance of this store created it meanwhile
+            collection = client.get_collection(name, embedding_function=None)
+    return collection, _check_owner(collection, name, store_id)
 
 
 def _move_legacy(
@@ -107,7 +112,7 @@ def _move_legacy(
         return None
     if not ours:
         return None
-    collection = _own_collection(client, name, store_id)
+    collection, _ = _own_collection(client, name, store_id)
     _copy(old, collection, [record_id for record_id in ids if record_id in ours])
     if own or not foreign:
         with contextlib.suppress(_not_found()):  # another instance of this store was first
@@ -117,13 +122,14 @@ def _move_legacy(
     return collection
 
 
-def _check_owner(collection: Any, name: str, store_id: str) -> None:
+def _check_owner(collection: Any, name: str, store_id: str) -> bool:
+    """Refuse another store's collection; take over an empty one nobody owns (True then)."""
     owner = (collection.metadata or {}).get(OWNER)
     if owner == store_id:
-        return
+        return False
     if owner is None and collection.count() == 0:  # made by hand, or by a client that stopped halfway
         collection.modify(metadata={OWNER: store_id})
-        return
+        return True
     whose = f"the store {str(owner)[:ID_DIGITS]}..." if owner is not None else "no agent-memory store"
     raise ConfigurationError(
         f"the Chroma collection {name!r} holds vectors of {whose}, not of this store "

@@ -12,6 +12,7 @@ and ``close``, so none of them waits for more than one batch.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from .context_vectors import context_vector
 from .embeddings import CachedEmbedder
 from .vectors import SCHEME, ChromaIndex
 
+log = logging.getLogger("agent_memory_plugins")
 CONTEXT_BATCH = 256
 """Records whose context is built per step (one write transaction, one Chroma write): two steps
 follow each indexing batch; a bounded step keeps writers' waits short."""
@@ -89,6 +91,16 @@ class Indexer:
         if self.store.purge_pending():
             self.apply_deletes()
             self.store.compact(vacuum=True)
+
+    def requeue_lost(self) -> None:
+        """The store's Chroma collection was just made anew although the store has records (the
+        store was pointed at another Chroma, or Chroma's data was lost): queue every record again,
+        unless a reindex that will refill it is under way. Runs under the vector index's lock."""
+        if self.store.count() and not self.store.reset_pending():
+            queued = self.store.begin_reindex(self.embedder.name, SCHEME)
+            self.store.vectors_reset()  # the collection is empty already
+            log.warning("the Chroma collection %s holds none of this store's vectors: rebuilding them "
+                        "for %d records in the background", self.index.name, queued)
 
     def reindex(self) -> int:
         """Queue every record and empty the vector index (crash-safe: the queue and the reset mark

@@ -51,6 +51,14 @@ def _chromadb() -> Any:
     return chromadb
 
 
+def _nothing_owned(ids: Sequence[str]) -> set[str]:
+    return set()
+
+
+def _nothing() -> None:
+    pass
+
+
 class ChromaIndex:
     """One Chroma collection holding a vector per record, with its scope as metadata.
 
@@ -78,7 +86,7 @@ class ChromaIndex:
         self.ephemeral = False
         self.available = True
         """False from a failed attempt to reach the Chroma server until the next one that works."""
-        self.where_label = "the Chroma client"
+        self._label = "the Chroma client"
         self._legacy: Legacy = "shared"
         self._connect: Callable[[], Any] | None = None
         self.client: Any = None
@@ -94,7 +102,7 @@ class ChromaIndex:
             self._connect = functools.partial(
                 chromadb.HttpClient, host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings,
             )
-            self.where_label = f"the Chroma server at {parsed.scheme}://{parsed.hostname}:{port}"
+            self._label = f"the Chroma server at {parsed.scheme}://{parsed.hostname}:{port}"
             self.mode = "server"
         elif path is not None:
             self._lock_handle = _lock_folder(path)
@@ -110,15 +118,20 @@ class ChromaIndex:
         """The store's collection (known from :meth:`attach`)."""
         self.store_id = ""
         self._owned: Callable[[Sequence[str]], set[str]] = _nothing_owned
+        self._on_new: Callable[[], None] = _nothing
         self._lock = threading.RLock()
         self.collection: Any = None
         """The open collection (``None`` until it is first reached)."""
 
-    def attach(self, store_id: str, owned: Callable[[Sequence[str]], set[str]]) -> None:
+    def attach(
+        self, store_id: str, owned: Callable[[Sequence[str]], set[str]], on_new: Callable[[], None] = _nothing
+    ) -> None:
         """Use the collection of the store ``store_id`` (named from it, checked, its legacy
         vectors moved in; see :func:`.collections.open_collection`). ``owned(ids)`` says which
-        ids are records of the store. An unreachable server defers the opening to the first use."""
-        self.store_id, self._owned = store_id, owned
+        ids are records of the store; ``on_new()`` runs whenever the collection had to be made
+        anew (it holds none of the store's vectors). An unreachable server defers the opening to
+        the first use."""
+        self.store_id, self._owned, self._on_new = store_id, owned, on_new
         self.name = collection_name(self.prefix, store_id)
         with contextlib.suppress(VectorIndexUnavailableError):
             self._use(lambda collection: None)
@@ -130,13 +143,16 @@ class ChromaIndex:
             except ValueError as error:  # chromadb's "Could not connect to a Chroma server"
                 if isinstance(error.__context__, httpx.TransportError):
                     raise httpx.ConnectError(str(error)) from error
-                raise ConfigurationError(f"{self.where_label}: {error}") from error
+                raise ConfigurationError(f"{self._label}: {error}") from error
         return self.client
 
     def _open(self) -> Any:
         if not self.store_id:
             raise RuntimeError("ChromaIndex.attach() must be called before the collection is used")
-        return open_collection(self._client(), self.prefix, self.store_id, self._owned, self._legacy)
+        collection, new = open_collection(self._client(), self.prefix, self.store_id, self._owned, self._legacy)
+        if new:
+            self._on_new()
+        return collection
 
     def _use(self, action: Callable[[Any], T]) -> T:
         """Run ``action(collection)``; never during a reset by another thread, and once more on a
@@ -155,11 +171,11 @@ class ChromaIndex:
             except httpx.TransportError as error:
                 self._down(error)
                 raise VectorIndexUnavailableError(
-                    f"{self.where_label} cannot be reached ({error}); records wait in the outbox"
+                    f"{self._label} cannot be reached ({error}); records wait in the outbox"
                 ) from error
             if not self.available:
                 self.available = True
-                log.info("%s is reachable again: indexing catches up, search uses vectors again", self.where_label)
+                log.info("%s is reachable again: indexing catches up, search uses vectors again", self._label)
             return result
 
     def _attempt(self, action: Callable[[Any], T]) -> T:
@@ -176,7 +192,7 @@ class ChromaIndex:
             self.available = False
             log.warning(
                 "%s cannot be reached (%s): writes go on and wait in the outbox, search answers from "
-                "keywords alone until it is back (logged once per outage)", self.where_label, error,
+                "keywords alone until it is back (logged once per outage)", self._label, error,
             )
 
     def scope(self, value: str) -> str:
@@ -283,10 +299,6 @@ class ChromaIndex:
 
 def _delete(collection: Any, ids: list[str]) -> None:
     collection.delete(ids=ids)
-
-
-def _nothing_owned(ids: Sequence[str]) -> set[str]:
-    return set()
 
 
 
