@@ -12,7 +12,7 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from agent_memory_plugins import ConfigurationError, MemoryCore
+from agent_memory_plugins import ConfigurationError, EmbeddingMismatchError, MemoryCore
 from agent_memory_plugins.core.indexes.collections import OWNER, STORE_ID
 
 from .support import HashEmbedder
@@ -132,6 +132,9 @@ def test_store_moved_to_a_server_or_whose_collection_is_lost_rebuilds_its_vector
     with MemoryCore(folder, **OPTIONS) as memory:  # embedded Chroma first
         ids = fill(memory, "eps", 10)
     caplog.set_level(logging.WARNING, logger="agent_memory_plugins")
+    other = {**OPTIONS, "embedder": lambda texts: [[1.0] * 384 for _ in texts]}
+    with pytest.raises(EmbeddingMismatchError):  # the rebuild does not slip another embedder in
+        MemoryCore(folder, chroma_url=url, chroma_collection="moved", **other)
     with MemoryCore(folder, chroma_url=url, chroma_collection="moved", **OPTIONS) as memory:  # then a server
         assert memory.indexer.pending() >= len(ids) and "rebuilding them for" in caplog.text
         memory.flush()

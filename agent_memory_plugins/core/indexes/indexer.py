@@ -97,7 +97,8 @@ class Indexer:
         store was pointed at another Chroma, or Chroma's data was lost): queue every record again,
         unless a reindex that will refill it is under way. Runs under the vector index's lock."""
         if self.store.count() and not self.store.reset_pending():
-            queued = self.store.begin_reindex(self.embedder.name, SCHEME)
+            # under the store's own embedder: opening the store with another one is still refused
+            queued = self.store.begin_reindex(self.store.meta(EMBEDDER) or self.embedder.name, SCHEME)
             self.store.vectors_reset()  # the collection is empty already
             log.warning("the Chroma collection %s holds none of this store's vectors: rebuilding them "
                         "for %d records in the background", self.index.name, queued)
