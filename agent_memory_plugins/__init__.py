@@ -28,6 +28,7 @@ from .errors import (
     StoreInUseError,
     StoreUnavailableError,
     StoreVersionError,
+    VectorIndexUnavailableError,
 )
 from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord, SearchResults
 from .settings import Settings
@@ -68,6 +69,7 @@ __all__ = [
     "StoreInUseError",
     "StoreUnavailableError",
     "StoreVersionError",
+    "VectorIndexUnavailableError",
     "__version__",
 ]
 

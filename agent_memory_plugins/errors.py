@@ -22,6 +22,7 @@ catches them all. The tree::
     ├── StoreUnavailableError                    the database cannot be reached
     ├── NotFoundError (also KeyError)            no record with that id for that user
     └── IndexingError                            the background indexer keeps failing
+        └── VectorIndexUnavailableError          the Chroma server cannot be reached right now
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "StoreInUseError",
     "StoreUnavailableError",
     "StoreVersionError",
+    "VectorIndexUnavailableError",
 ]
 
 
@@ -128,3 +130,9 @@ class NotFoundError(AgentMemoryError, KeyError):
 
 class IndexingError(AgentMemoryError):
     """The background indexer failed repeatedly; records stay queued and durable."""
+
+
+class VectorIndexUnavailableError(IndexingError):
+    """The Chroma server cannot be reached. Writes go on (their vectors wait in the outbox and are
+    built when it is back); ``search`` answers from keywords alone; ``flush`` and ``reindex`` raise
+    this until it is back."""

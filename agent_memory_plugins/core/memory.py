@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from ..errors import IndexingError, InvalidInputError, StoreClosedError
+from ..errors import IndexingError, InvalidInputError, StoreClosedError, VectorIndexUnavailableError
 from ..records import MemoryRecord, SearchResults
 from ..settings import Settings
 from . import validation as check
@@ -23,6 +23,7 @@ from .conversation.memory import ConversationMemory
 from .conversation.summarizer import resolve_summarizer
 from .conversation.tokens import resolve_token_counter
 from .filters import check_where
+from .indexes.collections import STORE_ID
 from .indexes.embeddings import CachedEmbedder, resolve_embedder
 from .indexes.indexer import Indexer
 from .indexes.vectors import ChromaIndex
@@ -141,6 +142,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
                                                self._index_lock, lambda: self._closed)
             self.recall = Recall(self.store, self.index, self.embedder, self.settings)
             self.index.key = self.store.secret("vector_key").encode()
+            self.index.attach(self.store.secret(STORE_ID), self.store.existing, self.indexer.requeue_lost)
             if self.indexer.check_embedder(reindex):
                 self.flush()
             self.indexer.resume()
@@ -383,7 +385,8 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         try:
             self._drain(force=False)
         except Exception as error:
-            log.warning("agent-memory background indexing failed: %s", error)
+            if not isinstance(error, VectorIndexUnavailableError):  # the index warns once per outage
+                log.warning("agent-memory background indexing failed: %s", error)
             self._last_error = error
             raise
 

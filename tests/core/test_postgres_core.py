@@ -7,10 +7,10 @@ import logging
 import os
 
 import pytest
-from postgres_cluster import PASSWORD
 
 from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.cli import main
+from postgres_cluster import PASSWORD
 
 
 @pytest.fixture

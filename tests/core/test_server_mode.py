@@ -64,3 +64,8 @@ def test_several_processes_share_one_store_through_the_server(server_url: str, t
             assert len(memory.messages(f"p{n}", user_id="shared-user")) == 30
         assert memory.index.count() == memory.stats()["records"]
         assert memory.search("process p2 says number 17", user_id="shared-user")[0].record.session_id == "p2"
+        # every process of the store used one collection, named from the store's identity
+        assert memory.index.name == f"shared-{memory.store.secret('store_id')[:12]}"
+        assert [c.name for c in memory.index.client.list_collections() if c.name.startswith("shared")] == [
+            memory.index.name
+        ]

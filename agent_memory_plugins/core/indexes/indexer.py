@@ -12,12 +12,13 @@ and ``close``, so none of them waits for more than one batch.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...errors import EmbeddingMismatchError
+from ...errors import EmbeddingMismatchError, VectorIndexUnavailableError
 from ...records import MemoryRecord
 from ...settings import Settings
 from ..storage.interface import DIMENSION, EMBEDDER, VECTOR_SCHEME, ContextBatch, Neighbourhood, RecordStore
@@ -25,6 +26,7 @@ from .context_vectors import context_vector
 from .embeddings import CachedEmbedder
 from .vectors import SCHEME, ChromaIndex
 
+log = logging.getLogger("agent_memory_plugins")
 CONTEXT_BATCH = 256
 """Records whose context is built per step (one write transaction, one Chroma write): two steps
 follow each indexing batch; a bounded step keeps writers' waits short."""
@@ -89,6 +91,17 @@ class Indexer:
         if self.store.purge_pending():
             self.apply_deletes()
             self.store.compact(vacuum=True)
+
+    def requeue_lost(self) -> None:
+        """The store's Chroma collection was just made anew although the store has records (the
+        store was pointed at another Chroma, or Chroma's data was lost): queue every record again,
+        unless a reindex that will refill it is under way. Runs under the vector index's lock."""
+        if self.store.count() and not self.store.reset_pending():
+            # under the store's own embedder: opening the store with another one is still refused
+            queued = self.store.begin_reindex(self.store.meta(EMBEDDER) or self.embedder.name, SCHEME)
+            self.store.vectors_reset()  # the collection is empty already
+            log.warning("the Chroma collection %s holds none of this store's vectors: rebuilding them "
+                        "for %d records in the background", self.index.name, queued)
 
     def reindex(self) -> int:
         """Queue every record and empty the vector index (crash-safe: the queue and the reset mark
@@ -176,10 +189,15 @@ class Indexer:
             self.index.delete(gone)
 
     def apply_deletes(self) -> None:
-        """Apply every queued vector deletion now (a forget does not wait for the worker)."""
+        """Apply every queued vector deletion now (a forget does not wait for the worker); while a
+        Chroma server cannot be reached they stay queued (searches never show a record the store
+        no longer has: hits are read from the store)."""
         items = self.store.claim_outbox(1_000_000, op="delete")
         if items:
-            self.index.delete([item.record_id for item in items])
+            try:
+                self.index.delete([item.record_id for item in items])
+            except VectorIndexUnavailableError:  # Chroma server down: the worker applies them later
+                return
             self.store.ack_outbox([item.seq for item in items])
 
     def _remember_dimension(self) -> None:

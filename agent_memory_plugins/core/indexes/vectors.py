@@ -18,23 +18,26 @@ import fcntl
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
+import httpx
 import numpy as np
 
-from ...errors import ConfigurationError, MissingDependencyError, StoreInUseError
+from ...errors import ConfigurationError, MissingDependencyError, StoreInUseError, VectorIndexUnavailableError
 from ...records import MemoryRecord
+from .collections import Legacy, check_prefix, collection_name, open_collection
 from .embeddings import cosine
 
 if TYPE_CHECKING:
     from ..storage.interface import Filters
 
 T = TypeVar("T")
+log = logging.getLogger("agent_memory_plugins")
 LOCK_FILE = "chroma.lock"
 SCHEME = "2"
 """Layout of the metadata stored beside each vector (1: raw ids and user metadata; 2: digests)."""
@@ -48,8 +51,22 @@ def _chromadb() -> Any:
     return chromadb
 
 
+def _nothing_owned(ids: Sequence[str]) -> set[str]:
+    return set()
+
+
+def _nothing() -> None:
+    pass
+
+
 class ChromaIndex:
-    """One Chroma collection holding a vector per record, with its scope as metadata."""
+    """One Chroma collection holding a vector per record, with its scope as metadata.
+
+    The collection is the record store's own (see :mod:`.collections`): :meth:`attach` opens it
+    once the store's identity is known. When a Chroma server cannot be reached, each operation
+    raises :class:`VectorIndexUnavailableError` (a warning is logged once per outage, and a note
+    when the server is back); the collection is opened at the first use that reaches the server.
+    """
 
     def __init__(
         self,
@@ -61,11 +78,18 @@ class ChromaIndex:
         chromadb = _chromadb()
         from chromadb.config import Settings as ChromaSettings
 
+        self.prefix = check_prefix(collection)
         self._lock_handle: Any = None
         self.key = b""
         """Secret for :meth:`scope` digests; the core sets it from the record store."""
         self._holds_vectors = False
         self.ephemeral = False
+        self.available = True
+        """False from a failed attempt to reach the Chroma server until the next one that works."""
+        self._label = "the Chroma client"
+        self._legacy: Legacy = "shared"
+        self._connect: Callable[[], Any] | None = None
+        self.client: Any = None
         settings = ChromaSettings(anonymized_telemetry=False)
         if client is not None:
             self.client = client
@@ -74,38 +98,102 @@ class ChromaIndex:
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 raise ConfigurationError(f"chroma_url must look like http://host:port, got {url!r}")
-            self.client = chromadb.HttpClient(
-                host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https", settings=settings,
+            port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+            self._connect = functools.partial(
+                chromadb.HttpClient, host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings,
             )
+            self._label = f"the Chroma server at {parsed.scheme}://{parsed.hostname}:{port}"
             self.mode = "server"
         elif path is not None:
             self._lock_handle = _lock_folder(path)
             self.client = chromadb.PersistentClient(path=os.path.join(path, "chroma"), settings=settings)
             self.mode = "embedded"
+            self._legacy = "own"
         else:
             self.client = chromadb.EphemeralClient(settings=settings)
-            collection = f"{collection}-{uuid.uuid4().hex[:12]}"  # in-memory clients share a process
-            self.ephemeral = True
+            self.ephemeral = True  # its collection is dropped on close (the client lives on in the process)
             self.mode = "memory"
-        self.name = collection
+            self._legacy = "none"
+        self.name = ""
+        """The store's collection (known from :meth:`attach`)."""
+        self.store_id = ""
+        self._owned: Callable[[Sequence[str]], set[str]] = _nothing_owned
+        self._on_new: Callable[[], None] = _nothing
         self._lock = threading.RLock()
-        self.collection = self._open_collection()
+        self.collection: Any = None
+        """The open collection (``None`` until it is first reached)."""
 
-    def _open_collection(self) -> Any:
-        return self.client.get_or_create_collection(
-            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+    def attach(
+        self, store_id: str, owned: Callable[[Sequence[str]], set[str]], on_new: Callable[[], None] = _nothing
+    ) -> None:
+        """Use the collection of the store ``store_id`` (named from it, checked, its legacy
+        vectors moved in; see :func:`.collections.open_collection`). ``owned(ids)`` says which
+        ids are records of the store; ``on_new()`` runs whenever the collection had to be made
+        anew (it holds none of the store's vectors). An unreachable server defers the opening to
+        the first use."""
+        self.store_id, self._owned, self._on_new = store_id, owned, on_new
+        self.name = collection_name(self.prefix, store_id)
+        with contextlib.suppress(VectorIndexUnavailableError):
+            self._use(lambda collection: None)
+
+    def _client(self) -> Any:
+        if self.client is None and self._connect is not None:
+            try:
+                self.client = self._connect()
+            except ValueError as error:  # chromadb's "Could not connect to a Chroma server"
+                if isinstance(error.__context__, httpx.TransportError):
+                    raise httpx.ConnectError(str(error)) from error
+                raise ConfigurationError(f"{self._label}: {error}") from error
+        return self.client
+
+    def _open(self) -> Any:
+        if not self.store_id:
+            raise RuntimeError("ChromaIndex.attach() must be called before the collection is used")
+        collection, new = open_collection(self._client(), self.prefix, self.store_id, self._owned, self._legacy)
+        if new:
+            self._on_new()
+        return collection
 
     def _use(self, action: Callable[[Any], T]) -> T:
         """Run ``action(collection)``; never during a reset by another thread, and once more on a
-        fresh handle when another process reset (deleted and recreated) the collection."""
+        fresh handle when another process reset (deleted and recreated) the collection.
+
+        Raises :class:`VectorIndexUnavailableError` when the server cannot be reached (after one
+        more try on a fresh connection: a restarted server leaves stale ones in the pool)."""
         with self._lock:
             try:
-                return action(self.collection)
-            except _chromadb().errors.NotFoundError:
-                self.collection = self._open_collection()
-                return action(self.collection)
+                try:
+                    result = self._attempt(action)
+                except httpx.TransportError as error:
+                    if isinstance(error, httpx.TimeoutException):
+                        raise
+                    result = self._attempt(action)
+            except httpx.TransportError as error:
+                self._down(error)
+                raise VectorIndexUnavailableError(
+                    f"{self._label} cannot be reached ({error}); records wait in the outbox"
+                ) from error
+            if not self.available:
+                self.available = True
+                log.info("%s is reachable again: indexing catches up, search uses vectors again", self._label)
+            return result
+
+    def _attempt(self, action: Callable[[Any], T]) -> T:
+        if self.collection is None:
+            self.collection = self._open()
+        try:
+            return action(self.collection)
+        except _chromadb().errors.NotFoundError:
+            self.collection = self._open()
+            return action(self.collection)
+
+    def _down(self, error: BaseException) -> None:
+        if self.available:
+            self.available = False
+            log.warning(
+                "%s cannot be reached (%s): writes go on and wait in the outbox, search answers from "
+                "keywords alone until it is back (logged once per outage)", self._label, error,
+            )
 
     def scope(self, value: str) -> str:
         """The keyed digest under which a user, session or agent id is stored in Chroma."""
@@ -184,16 +272,18 @@ class ChromaIndex:
         return not self._holds_vectors
 
     def reset(self) -> None:
-        """Drop and recreate the collection (for reindexing)."""
-        with self._lock:
+        """Drop and recreate the store's own collection (for reindexing); no other is touched."""
+        def drop(collection: Any) -> None:
             with contextlib.suppress(_chromadb().errors.NotFoundError):  # another process was first
                 self.client.delete_collection(self.name)
             self._holds_vectors = False
-            self.collection = self._open_collection()
+            self.collection = self._open()
+
+        self._use(drop)
 
     def close(self) -> None:
         """Release the collection (and drop it when it lived only in memory) and the folder lock."""
-        if self.ephemeral:
+        if self.ephemeral and self.name:
             with contextlib.suppress(Exception):  # best effort on an in-memory collection
                 self.client.delete_collection(self.name)
         if self.mode == "embedded":
@@ -209,6 +299,8 @@ class ChromaIndex:
 
 def _delete(collection: Any, ids: list[str]) -> None:
     collection.delete(ids=ids)
+
+
 
 
 def _lock_folder(path: str) -> Any:

@@ -8,6 +8,7 @@ through the same path as ``forget``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import InvalidInputError, NotFoundError
+from ...errors import InvalidInputError, NotFoundError, VectorIndexUnavailableError
 from ...records import CleanupReport, HistoryEvent, Hit, Link, MemoryRecord
 from .. import validation as check
 from ..indexes.embeddings import cosine
@@ -165,9 +166,10 @@ class LongTermMemory:
         similar_words = self.store.keyword_candidates(query_terms(record.text), filters, CONSOLIDATION_NEIGHBOURS)
         ids.update((i, None) for i, _ in similar_words)
         vector = self.embedder.embed([record.text])[0]
-        if not self.index.is_empty():
-            nearest = self.index.query(vector, self.index.where(filters), CONSOLIDATION_NEIGHBOURS)
-            ids.update((i, None) for i, _ in nearest)
+        with contextlib.suppress(VectorIndexUnavailableError):  # Chroma down: the words and the key decide
+            if not self.index.is_empty():
+                nearest = self.index.query(vector, self.index.where(filters), CONSOLIDATION_NEIGHBOURS)
+                ids.update((i, None) for i, _ in nearest)
         rows = self.store.get_matching(list(ids), filters)
         active = [row.record for row in rows.values() if row.record.superseded_by is None]
         vectors = self.embedder.embed([other.text for other in active]) if active else []

@@ -12,8 +12,9 @@ and questions; superseded records move below their successors; links are followe
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from ...errors import InvalidInputError
+from ...errors import InvalidInputError, VectorIndexUnavailableError
 from ...records import Hit, MemoryRecord
 from ...settings import Settings
 from ..indexes.embeddings import CachedEmbedder
@@ -28,6 +29,9 @@ SUPERSESSION_MARGIN = 10
 """Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
 MAX_ID_FILTER = 10_000
 """Most records a ``where`` filter may select for dense search to be limited to exactly them."""
+DENSE, UNAVAILABLE = "dense", "unavailable"
+"""``explain["dense"] == "unavailable"``: the Chroma server could not be reached, the hit was
+found by its words alone."""
 
 
 class Recall:
@@ -47,24 +51,33 @@ class Recall:
         allowed = self.store.ids_matching(filters, MAX_ID_FILTER + 1) if filters.where else None
         if allowed is not None and len(allowed) > MAX_ID_FILTER:
             allowed, limit = None, limit * 4  # too many to list: filter the nearest ones afterwards
-        if self.settings.dense_weight > 0 and not self.index.is_empty() and allowed != []:
-            vector = self.embedder.embed_query(text)
-            dense = self.index.query(vector, self.index.where(filters), limit, allowed)
+        unavailable = False  # the Chroma server cannot be reached: keywords alone (the index warns once)
+        try:
+            if self.settings.dense_weight > 0 and allowed != [] and not self.index.is_empty():
+                vector = self.embedder.embed_query(text)
+                dense = self.index.query(vector, self.index.where(filters), limit, allowed)
+        except VectorIndexUnavailableError:
+            unavailable = True
         dense_complete = len(dense) < limit  # every vector in scope came back
         keyword = self.store.keyword_candidates(query_terms(text), filters, limit, self.settings.context_weight)
         if dense:  # keyword favourites that the approximate dense search missed: score them exactly
             seen = {record_id for record_id, _ in dense}
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
-            dense = with_rescored(dense, self.index.similarities(vector, missed))
+            try:
+                dense = with_rescored(dense, self.index.similarities(vector, missed))
+            except VectorIndexUnavailableError:  # gone since the query: keep what it returned
+                unavailable = True
         parts = fuse(dense, keyword, self.weights, dense_complete)
         fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
         span = (find_time(text, lambda: self.store.newest_timestamp(filters.user_id))
                 if self.weights.time > 0 else None)
         now = time.time()
-        explains = {}
+        explains: dict[str, dict[str, Any]] = {}
         for record_id, (importance, said, asks) in fields.items():
-            explain = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance, now - said,
-                                                         self.weights)}
+            explain: dict[str, Any] = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance,
+                                                                         now - said, self.weights)}
+            if unavailable:
+                explain[DENSE] = UNAVAILABLE
             when = time_factor(span, said, self.weights)
             if when != 1.0:
                 explain["time"], explain["score"] = when, explain["score"] * when

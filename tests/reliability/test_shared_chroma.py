@@ -1,0 +1,172 @@
+"""Stores that share one Chroma (a server, or a folder written by an older release) never touch
+each other's vectors: each store's collection is named from its identity and checked on open."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from agent_memory_plugins import ConfigurationError, EmbeddingMismatchError, MemoryCore
+from agent_memory_plugins.core.indexes.collections import OWNER, STORE_ID
+
+from .support import HashEmbedder
+
+OPTIONS: dict[str, Any] = {"embedder": HashEmbedder(), "window_messages": 4, "fold_batch": 2}
+
+
+def http_client(url: str) -> Any:
+    parsed = urlparse(url)  # chromadb writes into the settings it is given: a fresh object each time
+    return chromadb.HttpClient(host=parsed.hostname, port=parsed.port,
+                               settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def fill(memory: MemoryCore, who: str, count: int) -> set[str]:
+    """``count`` messages and a fact of one user; the ids of every record (summaries too)."""
+    for i in range(count):
+        memory.add_message("s", "user", f"{who} line {i} word{who}{i}", user_id="u")
+    memory.remember(f"{who} keeps a pet called pet{who}", user_id="u")
+    memory.flush()
+    return {record.id for record in memory.export(user_id="u")}
+
+
+def vector_ids(collection: Any) -> set[str]:
+    return {str(i) for i in collection.get(include=[])["ids"]}
+
+
+def as_legacy(client: Any, names: list[str], legacy: str, extra: tuple[str, list[float]] | None = None) -> None:
+    """Put the vectors of the collections ``names`` into one collection ``legacy`` made as releases
+    before issue 17 made it (no owner in its metadata), and drop ``names``."""
+    old = client.create_collection(legacy, embedding_function=None, metadata={"hnsw:space": "cosine"})
+    for name in names:
+        found = client.get_collection(name).get(include=["embeddings", "metadatas"])
+        old.upsert(ids=found["ids"], embeddings=found["embeddings"], metadatas=found["metadatas"])
+        client.delete_collection(name)
+    if extra is not None:  # a vector whose record is gone from the store
+        old.upsert(ids=[extra[0]], embeddings=[extra[1]], metadatas=[{"user_id": "x"}])
+
+
+def names(client: Any) -> set[str]:
+    return {collection.name for collection in client.list_collections()}
+
+
+@pytest.mark.server
+def test_stores_on_one_server_keep_apart_and_reindex_only_their_own(chroma: tuple[str, Path], tmp_path: Path) -> None:
+    url = chroma[0]
+    with (MemoryCore(tmp_path / "a", chroma_url=url, chroma_collection="apart", **OPTIONS) as a,
+          MemoryCore(tmp_path / "b", chroma_url=url, chroma_collection="apart", **OPTIONS) as b):
+        a_ids, b_ids = fill(a, "alpha", 20), fill(b, "beta", 30)
+        a_id, b_id = a.store.secret(STORE_ID), b.store.secret(STORE_ID)
+        assert a_id != b_id
+        assert (a.index.name, b.index.name) == (f"apart-{a_id[:12]}", f"apart-{b_id[:12]}")
+        assert a.index.collection.metadata[OWNER] == a_id and b.index.collection.metadata[OWNER] == b_id
+        assert (vector_ids(a.index.collection), vector_ids(b.index.collection)) == (a_ids, b_ids)
+        # the same user id in two stores: neither finds the other's memory, by vectors or words
+        assert {h.record.id for h in a.search("beta keeps a pet called petbeta", user_id="u", k=50)} <= a_ids
+        assert b.search("petbeta", user_id="u", k=1)[0].explain["dense_rank"] == 1
+        assert a.reindex() == len(a_ids)  # drops and rebuilds a's collection only
+        assert vector_ids(b.index.collection) == b_ids
+        assert b.search("petbeta", user_id="u", k=1)[0].explain["dense_rank"] == 1
+        assert vector_ids(a.index.collection) == a_ids
+    with MemoryCore(tmp_path / "b", chroma_url=url, chroma_collection="apart", **OPTIONS) as b:  # reopened
+        assert vector_ids(b.index.collection) == b_ids
+        assert b.search("petbeta", user_id="u", k=1)[0].explain["dense_rank"] == 1
+
+
+@pytest.mark.server
+def test_collection_holding_other_vectors_is_refused(chroma: tuple[str, Path], tmp_path: Path) -> None:
+    url = chroma[0]
+    folder = tmp_path / "store"
+    with MemoryCore(folder, chroma_url=url, chroma_collection="refuse", **OPTIONS) as memory:
+        ids = fill(memory, "gamma", 5)
+        name = memory.index.name
+    client = http_client(url)
+    collection = client.get_collection(name)
+    for metadata, whose in (({OWNER: "f" * 64}, "the store ffffffffffff"), ({"made_by": "someone"}, "no agent-memory")):
+        collection.modify(metadata=metadata)
+        with pytest.raises(ConfigurationError, match=f"{name}.*{whose}.*refusing"):
+            MemoryCore(folder, chroma_url=url, chroma_collection="refuse", **OPTIONS)
+        assert vector_ids(client.get_collection(name)) == ids  # refused, and left as it was
+    collection.delete(ids=list(ids))  # an empty collection without an owner is taken over
+    with MemoryCore(folder, chroma_url=url, chroma_collection="refuse", **OPTIONS) as memory:
+        assert memory.index.collection.metadata[OWNER] == memory.store.secret(STORE_ID)
+        assert memory.reindex() == len(ids) and vector_ids(memory.index.collection) == ids
+
+
+@pytest.mark.server
+def test_legacy_collection_shared_by_two_stores_is_split_between_them(chroma: tuple[str, Path],
+                                                                      tmp_path: Path) -> None:
+    url = chroma[0]
+    client = http_client(url)
+    stores = {"a": tmp_path / "a", "b": tmp_path / "b"}
+    ids, collection = {}, {}
+    for key, folder in stores.items():
+        with MemoryCore(folder, chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:
+            ids[key], collection[key] = fill(memory, key * 3, 10), memory.index.name
+    as_legacy(client, list(collection.values()), "legacy")  # both stores in one collection, as before
+    with MemoryCore(tmp_path / "new", chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:
+        assert memory.index.count() == 0  # a third store takes nothing
+    assert vector_ids(client.get_collection("legacy")) == ids["a"] | ids["b"]
+    with MemoryCore(stores["a"], chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:
+        assert memory.index.name == collection["a"] and vector_ids(memory.index.collection) == ids["a"]
+        assert memory.search("aaa keeps a pet", user_id="u", k=1)[0].explain["dense_rank"] == 1
+    assert vector_ids(client.get_collection("legacy")) == ids["b"]  # b's vectors wait for b
+    with MemoryCore(stores["b"], chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:
+        assert vector_ids(memory.index.collection) == ids["b"]
+    assert "legacy" not in names(client)
+    with MemoryCore(stores["a"], chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:  # again
+        assert vector_ids(memory.index.collection) == ids["a"]
+
+
+@pytest.mark.server
+def test_store_moved_to_a_server_or_whose_collection_is_lost_rebuilds_its_vectors(
+    chroma: tuple[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = chroma[0]
+    folder = tmp_path / "store"
+    with MemoryCore(folder, **OPTIONS) as memory:  # embedded Chroma first
+        ids = fill(memory, "eps", 10)
+    caplog.set_level(logging.WARNING, logger="agent_memory_plugins")
+    other = {**OPTIONS, "embedder": lambda texts: [[1.0] * 384 for _ in texts]}
+    with pytest.raises(EmbeddingMismatchError):  # the rebuild does not slip another embedder in
+        MemoryCore(folder, chroma_url=url, chroma_collection="moved", **other)
+    with MemoryCore(folder, chroma_url=url, chroma_collection="moved", **OPTIONS) as memory:  # then a server
+        assert memory.indexer.pending() >= len(ids) and "rebuilding them for" in caplog.text
+        memory.flush()
+        assert vector_ids(memory.index.collection) == ids
+        http_client(url).delete_collection(memory.index.name)  # lost under a running core
+        assert "dense_rank" not in memory.search("eps keeps a pet", user_id="u", k=1)[0].explain
+        memory.flush()
+        assert vector_ids(memory.index.collection) == ids
+        assert memory.search("eps keeps a pet", user_id="u", k=1)[0].explain["dense_rank"] == 1
+
+
+def test_embedded_store_from_before_issue_17_keeps_its_vectors(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    with MemoryCore(folder, **OPTIONS) as memory:
+        ids = fill(memory, "delta", 40)
+        name = memory.index.name
+    client = chromadb.PersistentClient(path=str(folder / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    as_legacy(client, [name], "agent_memory", extra=("stale", [1.0] + [0.0] * 383))
+    legacy_id = client.get_collection("agent_memory").id
+    client.close()
+    with MemoryCore(folder, **OPTIONS) as memory:
+        assert memory.index.name == name
+        assert memory.index.collection.id == legacy_id  # renamed in place, not copied
+        assert vector_ids(memory.index.collection) == ids  # the stale vector is dropped
+        assert memory.stats()["pending_index"] == 0  # nothing to rebuild
+        assert memory.search("delta keeps a pet", user_id="u", k=1)[0].explain["dense_rank"] == 1
+        assert names(memory.index.client) == {name}
+
+
+@pytest.mark.parametrize("prefix", ["", "-memory", "my memory", "a..b", "naïve", "x" * 500, 7])
+def test_bad_collection_prefix_is_refused_with_a_clear_error(prefix: Any, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="chroma_collection"):
+        MemoryCore(tmp_path / "store", chroma_collection=prefix, **OPTIONS)
+    with MemoryCore(tmp_path / "store", chroma_collection="ok", **OPTIONS) as memory:  # nothing was locked
+        assert memory.index.name.startswith("ok-")
