@@ -37,7 +37,7 @@ def main() -> None:
         user = USERS[(int(worker) + step) % len(USERS)]
         text = f"worker {worker} step {step} tells {user} about topic{step % 7} and fact{worker}x{step}"
         try:
-            record_id = core.add_message(text, role="user", user_id=user, session_id=f"w{worker}-{user}")
+            record_id = core.add_message(f"w{worker}-{user}", "user", text, user_id=user).id
             log.write(f"ack {user} {record_id}\n")
             mine.append((user, record_id))
             hits = core.search(f"topic{step % 7} fact", user_id=user, k=10)
@@ -46,6 +46,7 @@ def main() -> None:
                 log.write(f"leak {user} {' '.join(leaks)}\n")
             if step % 9 == 8 and mine:
                 gone_user, gone_id = mine.pop(0)
+                log.write(f"forgetting {gone_user} {gone_id}\n")
                 core.forget(memory_id=gone_id, user_id=gone_user)
                 log.write(f"forgot {gone_user} {gone_id}\n")
         except AgentMemoryError as error:
