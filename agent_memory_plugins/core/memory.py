@@ -132,6 +132,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         )
         try:
             self.store = open_record_store(self.settings)
+            self._location = self.store.location()
         except BaseException:
             self.index.close()
             raise
@@ -181,7 +182,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         self.close()
 
     def __repr__(self) -> str:
-        where = self.settings.path or ("in memory" if self.settings.database_url is None else self.store.location())
+        where = self.settings.path or ("in memory" if self.settings.database_url is None else self._location)
         state = "closed" if self._closed else f"{self.store.count()} records"
         return f"MemoryCore({where!r}, {state}, chroma={self.index.mode})"
 
@@ -283,8 +284,15 @@ class MemoryCore(ConversationMemory, LongTermMemory):
             "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
             "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
             "users": len(self.store.users()) if user is None else 1,
-            "pending_index": self.indexer.pending(), "vectors": self.index.count(),
+            "pending_index": self.indexer.pending(), "vectors": self._vector_count(),
         }
+
+    def _vector_count(self) -> int | None:
+        """Vectors in the index, ``None`` while a Chroma server is unreachable."""
+        try:
+            return self.index.count()
+        except VectorIndexUnavailableError:
+            return None
 
     # -- deletes ------------------------------------------------------------------------------
     def forget(

@@ -125,6 +125,7 @@ def test_session_view_before_any_fold_and_unknown_sessions(core: MemoryCore) -> 
     assert asyncio.run(core.ainspect("s1", user_id="sam")).counts()["messages"] == 1
 
 
+@pytest.mark.sqlite_only  # the repr names an in-memory SQLite store
 def test_core_renders_users_and_sessions_with_counts(core: MemoryCore) -> None:
     page = Page(core._repr_html_())
     rows = [row.split("|") for row in _rows(core._repr_html_())]

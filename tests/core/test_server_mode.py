@@ -66,6 +66,6 @@ def test_several_processes_share_one_store_through_the_server(server_url: str, t
         assert memory.search("process p2 says number 17", user_id="shared-user")[0].record.session_id == "p2"
         # every process of the store used one collection, named from the store's identity
         assert memory.index.name == f"shared-{memory.store.secret('store_id')[:12]}"
-        assert [c.name for c in memory.index.client.list_collections() if c.name.startswith("shared")] == [
-            memory.index.name
-        ]
+        mine = memory.store.secret("store_id")  # (the server also holds other tests' stores)
+        assert [c.name for c in memory.index.client.list_collections()
+                if (c.metadata or {}).get("agent_memory_store") == mine] == [memory.index.name]

@@ -569,6 +569,8 @@ def test_meta_and_secrets(store: RecordStore) -> None:
 
 
 CALLS: dict[str, Callable[[RecordStore], object]] = {
+    "claimed_elsewhere": lambda s: s.claimed_elsewhere(0),
+    "location": lambda s: s.location(),
     "schema_version": lambda s: s.schema_version(),
     "meta": lambda s: s.meta("k"),
     "set_meta": lambda s: s.set_meta("k", "v"),

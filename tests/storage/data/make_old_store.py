@@ -28,6 +28,8 @@ import agent_memory_plugins
 from agent_memory_plugins import MemoryCore
 
 UTC = timezone.utc
+WHERE = ("path", "database")
+"""Statistics that name where the store lives (its folder differs between runs)."""
 
 # -- content -------------------------------------------------------------------------------------
 # alice / s1: 26 messages on 2023-05-02 (the default window keeps 20, so 6 are folded into the summary
@@ -206,7 +208,7 @@ def answers(memory: MemoryCore, names: dict[str, str]) -> dict[str, Any]:
                                for s in sessions},
             "records": [r.id for r in memory.records(user_id=user)],
             "preferences": memory.preferences(user_id=user),
-            "stats": {k: v for k, v in memory.stats(user_id=user).items() if k != "path"},
+            "stats": {k: v for k, v in memory.stats(user_id=user).items() if k not in WHERE},
             "records_full": [record_dump(r) for r in memory.records(user_id=user)],
         }
         entry["find_skills"] = [h.record.id for h in memory.find_skills("any tips for a dog walk?", user_id=user)]
@@ -224,7 +226,7 @@ def answers(memory: MemoryCore, names: dict[str, str]) -> dict[str, Any]:
         entry["history"] = history
         entry["related"] = related
         out["users"][user] = entry
-    out["stats"] = {k: v for k, v in memory.stats().items() if k != "path"}
+    out["stats"] = {k: v for k, v in memory.stats().items() if k not in WHERE}
     return out
 
 

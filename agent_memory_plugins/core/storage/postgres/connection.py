@@ -81,6 +81,7 @@ class PostgresConnection(RecordStore):
             raise StoreUnavailableError(self._unreachable(url)) from None
 
     def location(self) -> str:
+        self._check_open()
         return self.url
 
     def __repr__(self) -> str:

@@ -89,6 +89,7 @@ class SQLiteConnection(RecordStore):
             return user_version(self._db)
 
     def location(self) -> str:
+        self._check_open()
         return self.path or ":memory:"
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
