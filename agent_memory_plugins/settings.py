@@ -95,6 +95,12 @@ class Settings:
     """Default time-to-live per kind, e.g. ``"event=7d,message=30d"`` (units s, m, h, d, w)."""
     expiry_interval: float = 60.0
     """Seconds between the background worker's sweeps that remove expired records."""
+    block_limit: int = 2000
+    """Characters a new working-memory block may hold unless ``set_block(..., limit=)`` says otherwise."""
+    extract_batch: int = 20
+    """Messages of a session the extractor reads in one model call (with ``MemoryCore(extractor=)``)."""
+    extract_calls_per_minute: int = 30
+    """Most calls per minute the background worker makes to the extractor model (bounds its cost)."""
 
     @classmethod
     def from_env(
@@ -132,6 +138,7 @@ class Settings:
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
             "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns",
+            "block_limit", "extract_batch", "extract_calls_per_minute",
         )
         for name in positive_ints:
             value = getattr(self, name)

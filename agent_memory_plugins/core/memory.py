@@ -32,6 +32,7 @@ from .longterm.memories import LongTermMemory
 from .longterm.salience import estimate_importance
 from .recall.search import Recall
 from .storage import Filters, open_record_store
+from .working.blocks import WorkingMemory
 
 if TYPE_CHECKING:
     from ..inspector import SessionView
@@ -69,7 +70,7 @@ def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
     return twin
 
 
-class MemoryCore(ConversationMemory, LongTermMemory):
+class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
     """Durable conversation memory: per-session windows, running summaries, long-term recall.
 
     Setup::
@@ -83,6 +84,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         mem.flush()                          # wait for background indexing (optional)
         mem.search("where does the user live?", user_id="alice")
         mem.context("s1", "where do I live?", user_id="alice").render()
+        mem.set_block("task", "Plan the Lisbon trip", user_id="alice", session_id="s1")  # always in context
 
     Async: every public method has an ``a``-prefixed twin (``aadd_message``, ``asearch``, ...).
     Writes commit to SQLite before returning; embedding and summarizing happen in a background
@@ -294,9 +296,9 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         """Remove records everywhere (SQLite, FTS5, Chroma, summaries built from them).
 
         ``memory_id``: one record (of ``user_id`` when given); ``session_id``: a session of
-        ``user_id`` (default "default"); ``user_id`` alone: everything of that user. Summaries that
-        covered a removed message are rebuilt from the messages that remain. Returns how many
-        records were removed.
+        ``user_id`` (default "default") with its working-memory blocks; ``user_id`` alone:
+        everything of that user, blocks included. Summaries that covered a removed message are
+        rebuilt from the messages that remain. Returns how many records were removed.
         """
         if memory_id is None and session_id is None and user_id is None:
             raise InvalidInputError("forget needs memory_id=, session_id= or user_id=")
@@ -308,7 +310,10 @@ class MemoryCore(ConversationMemory, LongTermMemory):
                 targets = list(self.store.get([record_id], user))
             else:
                 session = check.check_optional_id(session_id, "session_id")
-                targets = self.store.ids_of(user or "default", session) if session else self.store.ids_of(user, None)
+                owner = user or "default" if session else user
+                targets = self.store.ids_of(owner, session)
+                if owner is not None and self.store.forget_scope(owner, session) and not targets:
+                    self.store.compact(vacuum=True)
             return self._forget_ids(targets, vacuum=memory_id is None)
 
     def _forget_ids(self, targets: list[str], vacuum: bool = False) -> int:
@@ -421,6 +426,12 @@ class MemoryCore(ConversationMemory, LongTermMemory):
     aexport = _in_thread(export)
     astats = _in_thread(stats)
     aforget = _in_thread(forget)
+    aset_block = _in_thread(WorkingMemory.set_block)
+    aget_block = _in_thread(WorkingMemory.get_block)
+    aappend_block = _in_thread(WorkingMemory.append_block)
+    areplace_in_block = _in_thread(WorkingMemory.replace_in_block)
+    ablocks = _in_thread(WorkingMemory.blocks)
+    ablock_history = _in_thread(WorkingMemory.block_history)
     ainspect = _in_thread(inspect)
     areindex = _in_thread(reindex)
     aflush = _in_thread(flush)

@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 
 from ..core.conversation.policy import window_start
 from ..core.memory import MemoryCore
-from ..records import Hit, MemoryContext, MemoryRecord
+from ..records import Block, Hit, MemoryContext, MemoryRecord
 from .messages import message_id, record_to_message, role_of, text_of, to_core_messages
 
 __all__ = ["MemoryMiddleware"]
@@ -20,7 +20,8 @@ __all__ = ["MemoryMiddleware"]
 class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     """Windows, running summaries and long-term recall for a ``create_agent`` agent.
 
-    Before each model call the model is shown the session's running summary and the user's
+    Before each model call the model is shown the working-memory blocks of the user and of the
+    session, the session's running summary and the user's
     memories that best match the latest user message (from every thread of that user) in its
     system prompt, and only the recent window of the conversation (an ``AIMessage`` with tool
     calls always keeps its ``ToolMessage`` results). When the agent finishes, the run's new
@@ -79,7 +80,8 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         query = _latest_user_text(shown)
         hits = self._recall(query, user, len(shown))
         summary = self.core.summary(session, user_id=user)
-        return handler(self._request(request, session, user, shown, summary, hits))
+        blocks = self.core.blocks(user_id=user, session_id=session)
+        return handler(self._request(request, session, user, shown, summary, hits, blocks))
 
     async def awrap_model_call(
         self,
@@ -92,7 +94,8 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         query = _latest_user_text(shown)
         hits = await self._arecall(query, user, len(shown))
         summary = await self.core.asummary(session, user_id=user)
-        return await handler(self._request(request, session, user, shown, summary, hits))
+        blocks = await self.core.ablocks(user_id=user, session_id=session)
+        return await handler(self._request(request, session, user, shown, summary, hits, blocks))
 
     def _recall(self, query: str | None, user: str, shown: int) -> list[Hit]:
         """The memories for the latest user message (``shown`` more, as some are in the window)."""
@@ -167,6 +170,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         shown: list[AnyMessage],
         summary: str,
         hits: list[Hit],
+        blocks: list[Block],
     ) -> ModelRequest[Any]:
         visible = {message.id for message in shown if message.id}
         recalled = [
@@ -175,7 +179,8 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
             and not (hit.record.kind == "summary" and hit.record.session_id == session)
         ][: self.k]
         memory = MemoryContext(
-            session_id=session, user_id=user, summary=summary, recalled=recalled, window=[], tokens=0
+            session_id=session, user_id=user, summary=summary, recalled=recalled, window=[], tokens=0,
+            blocks=blocks,
         ).render()
         return request.override(messages=shown, system_message=_with_memory(request.system_message, memory))
 
