@@ -403,6 +403,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
     aadd_messages = _in_thread(ConversationMemory.add_messages)
     aremember = _in_thread(LongTermMemory.remember)
     aremember_fact = _in_thread(LongTermMemory.remember_fact)
+    aupdate = _in_thread(LongTermMemory.update)
     aremember_event = _in_thread(LongTermMemory.remember_event)
     aset_preference = _in_thread(LongTermMemory.set_preference)
     aget_preference = _in_thread(LongTermMemory.get_preference)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelCallResult, ModelRequest, ModelResponse
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from ..core.conversation.policy import window_start
 from ..core.memory import MemoryCore
 from ..records import Block, Hit, MemoryContext, MemoryRecord
 from .messages import message_id, record_to_message, role_of, text_of, to_core_messages
+from .scope import run_scope
 
 __all__ = ["MemoryMiddleware"]
 
@@ -136,15 +136,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     # -- translation --------------------------------------------------------------------------
     def _scope(self, runtime: Runtime[Any] | None) -> tuple[str, str]:
         """(session, user) of the current run."""
-        try:
-            configurable: Mapping[str, Any] = get_config().get("configurable") or {}
-        except RuntimeError:  # called outside a graph run
-            configurable = {}
-        context = getattr(runtime, "context", None)
-        from_context = context.get("user_id") if isinstance(context, Mapping) else getattr(context, "user_id", None)
-        session = configurable.get("thread_id") or self.session_id
-        user = configurable.get("user_id") or from_context or self.user_id
-        return str(session), str(user)
+        return run_scope(getattr(runtime, "context", None), self.session_id, self.user_id)
 
     def _shown(self, messages: Sequence[AnyMessage], stored: Sequence[MemoryRecord]) -> list[AnyMessage]:
         """Earlier turns the state lacks (from the core) + the state, trimmed to the core's window."""
