@@ -101,6 +101,9 @@ class Settings:
     """Messages of a session the extractor reads in one model call (with ``MemoryCore(extractor=)``)."""
     extract_calls_per_minute: int = 30
     """Most calls per minute the background worker makes to the extractor model (bounds its cost)."""
+    extract_idle: float = 30.0
+    """Seconds after its newest message that a batch smaller than ``extract_batch`` is extracted
+    anyway (``flush()`` extracts it at once)."""
 
     @classmethod
     def from_env(
@@ -151,6 +154,9 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
         if self.dense_weight == 0 and self.keyword_weight == 0:
             raise ConfigurationError("dense_weight and keyword_weight cannot both be 0: search would rank nothing")
+        if isinstance(self.extract_idle, bool) or not isinstance(self.extract_idle, (int, float)) \
+                or self.extract_idle < 0:
+            raise ConfigurationError(f"extract_idle must be a number >= 0, got {self.extract_idle!r}")
         if self.recency_half_life_days <= 0 or self.index_interval < 0:
             raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
         if not isinstance(self.consolidate, bool):

@@ -28,6 +28,8 @@ from .indexes.indexer import Indexer
 from .indexes.vectors import ChromaIndex
 from .indexes.worker import Worker
 from .longterm.consolidator import resolve_consolidator
+from .longterm.extracting import Extraction
+from .longterm.extractor import resolve_extractor
 from .longterm.memories import LongTermMemory
 from .longterm.salience import estimate_importance
 from .recall.search import Recall
@@ -100,6 +102,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         embedder: Any = None,
         summarizer: Any = None,
         consolidator: Any = None,
+        extractor: Any = None,
         token_counter: Any = None,
         chroma_client: Any = None,
         reindex: bool = False,
@@ -123,6 +126,8 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         )
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
         self.consolidator = resolve_consolidator(consolidator)
+        found = resolve_extractor(extractor)
+        self.extraction = Extraction(self, found) if found is not None else None
         self._review: collections.deque[str] = collections.deque()
         self._ttl_by_kind = self.settings.ttl_by_kind()
         self._next_sweep = 0.0
@@ -283,6 +288,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
             "users": len(self.store.users()) if user is None else 1,
             "pending_index": self.indexer.pending(), "vectors": self.index.count(),
+            "extraction": self.extraction.stats() if self.extraction is not None else None,
         }
 
     # -- deletes ------------------------------------------------------------------------------
@@ -394,6 +400,8 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             self._review_pending()
             if not self.conversations.fold_due(force):
                 break
+        if self.extraction is not None:
+            self.extraction.run(force)
         self.indexer.index_pending(self.store.outbox_position())
         self.indexer.drain_context()
         self._last_error = None
