@@ -95,11 +95,13 @@ class MemoryActions:
     k: int = 5
 
     def search_memory(self, query: str, k: int | None = None) -> str:
-        """The best matches for ``query``, one a line with id, kind and date."""
+        """The best matches for ``query``, one a line with id, kind and date (tool calls and tool
+        results recorded from earlier turns are left out: they echo what the memories say)."""
         count = self.k if k is None else k
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_K:
             raise InvalidInputError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
-        hits = self.core.search(query, user_id=self.user_id, k=count)
+        found = self.core.search(query, user_id=self.user_id, k=count * 3)
+        hits = [hit for hit in found if not is_tool_traffic(hit.record)][:count]
         if not hits:
             return "No memories match."
         return "\n".join(describe(hit.record) for hit in hits)
@@ -147,6 +149,14 @@ class MemoryActions:
         else:
             raise InvalidInputError(f"action must be one of {', '.join(BLOCK_ACTIONS)}, got {action!r}")
         return block_state(block)
+
+
+def is_tool_traffic(record: MemoryRecord) -> bool:
+    """A recorded tool result, or an assistant message that only called tools."""
+    if record.role == "tool":
+        return True
+    data = record.metadata.get("langchain", {}).get("data", {}) if record.role == "assistant" else {}
+    return bool(isinstance(data, dict) and data.get("tool_calls") and not data.get("content"))
 
 
 def describe(record: MemoryRecord) -> str:
