@@ -279,17 +279,20 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         return self.store.users()
 
     def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
-        """Counts of records by kind, sessions, pending indexing work and the store's setup."""
+        """Counts of records by kind, sessions, pending indexing work and the store's setup; with an
+        extractor, ``"extraction"``: its model calls, memories stored, errors and the last error."""
         user = check.check_optional_id(user_id, "user_id")
         self._check_open()
-        return {
+        found = {
             "path": self.settings.path, "chroma": self.index.mode, "embedder": self.embedder.name,
             "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
             "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
             "users": len(self.store.users()) if user is None else 1,
             "pending_index": self.indexer.pending(), "vectors": self.index.count(),
-            "extraction": self.extraction.stats() if self.extraction is not None else None,
         }
+        if self.extraction is not None:  # calls, memories, errors, last_error, retrying
+            found["extraction"] = self.extraction.stats()
+        return found
 
     # -- deletes ------------------------------------------------------------------------------
     def forget(
