@@ -99,6 +99,23 @@ def test_the_write_path_never_waits_for_the_model() -> None:
         assert "The user has a cat named Rex99" in _facts(core)
 
 
+def test_forgetting_a_session_while_the_model_reads_it_leaves_nothing() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(call: int) -> None:
+        started.set()
+        release.wait(30)
+
+    with _open(None, FakeExtractor(slow), index_interval=0.0) as core:
+        core.add_messages("s1", conversation(5), user_id="ana")
+        assert started.wait(20)
+        core.forget(session_id="s1", user_id="ana")
+        release.set()
+        core.flush()
+        assert core.records(user_id="ana") == [] and core.store.extraction_state("ana", "s1").pending is None
+
+
 def test_a_failing_model_is_retried_with_backoff_and_reported() -> None:
     def fail_twice(call: int) -> None:
         if call <= 2:

@@ -10,6 +10,10 @@ repeats the model call (nothing was stored), and a crash later resumes the store
 batch is lost or extracted twice. (A memory that only repeated one already stored leaves no marker:
 if the crash falls between storing it and writing the count, its repeat is counted twice.)
 
+A memory is stored only while one of the messages it came from is still stored (checked under the
+core's index lock, which ``forget`` holds), so forgetting a session or a user while its batch is
+with the model leaves nothing behind.
+
 A failing model is retried with exponential backoff per session and reported in ``stats()``;
 the calls per minute are capped by the ``extract_calls_per_minute`` setting.
 """
@@ -114,8 +118,12 @@ class Extraction:
         items = answer.get("items", [])
         for index in range(int(answer.get("done", 0)), len(items)):
             marker = f"{answer['upto']}:{index}"
-            if not self.core.store.ids_matching(Filters(user, where={"extraction": marker}), 1):
-                self._store_item(user, session, items[index], marker)
+            with self.core._index_lock:  # a forget of its messages meanwhile wins: nothing is stored
+                kind, text, key, sources = items[index]
+                stored = self.core.store.existing(sources)
+                kept = [i for i in sources if i in stored]
+                if kept and not self.core.store.ids_matching(Filters(user, where={"extraction": marker}), 1):
+                    self._store_item(user, session, [kind, text, key, kept], marker)
             answer["done"] = index + 1
             following = ExtractionState(state.cursor, json.dumps(answer) if index + 1 < len(items) else None)
             if not self.core.store.save_extraction(user, session, state, following):
