@@ -45,6 +45,9 @@ FIRST_RETRY = 1.0
 """Seconds before a failed batch is tried again (doubling with each failure in a row)."""
 LAST_RETRY = 300.0
 """Longest wait between tries of a failing batch."""
+SCAN_INTERVAL = 10.0
+"""Seconds between looks for waiting sessions when this core wrote nothing (for idle batches,
+retries and other processes' writes); a write of this core makes the next drain look."""
 
 
 class Extraction:
@@ -59,6 +62,12 @@ class Extraction:
         self._retry_at: dict[tuple[str, str], float] = {}
         self.counts = {"calls": 0, "memories": 0, "errors": 0}
         self.last_error: str | None = None
+        self._touched = True
+        self._next_scan = 0.0
+
+    def touched(self) -> None:
+        """The core wrote records: the next pass looks for waiting sessions."""
+        self._touched = True
 
     def stats(self) -> dict[str, Any]:
         """Model calls, memories stored and errors since the core opened; the last error; how many
@@ -68,8 +77,12 @@ class Extraction:
     def run(self, force: bool) -> None:
         """One pass over the sessions with new messages. ``force`` (from ``flush``) also takes a
         batch smaller than ``extract_batch`` and waits for a pass already running."""
+        if not (force or self._touched or time.monotonic() >= self._next_scan):
+            return
         if not self._lock.acquire(blocking=force):
             return
+        self._touched = False
+        self._next_scan = time.monotonic() + min(SCAN_INTERVAL, self.core.settings.extract_idle)
         try:
             for user, session in self.core.store.sessions_to_extract(SESSIONS_PER_PASS):
                 if self.core._closed or not self._extract_session(user, session, force):
