@@ -80,38 +80,45 @@ def test_without_an_extractor_nothing_is_extracted() -> None:
         MemoryCore(extractor=42)
 
 
+class Gate:
+    """A hook that holds the model call until :meth:`open`; ``entered`` is set once it waits."""
+
+    def __init__(self) -> None:
+        self.entered, self._open = threading.Event(), threading.Event()
+
+    def __call__(self, call: int) -> None:
+        self.entered.set()
+        self._open.wait(30)
+
+    def open(self) -> None:
+        self._open.set()
+
+
+def _held_in_the_model() -> tuple[MemoryCore, Gate]:
+    """A core whose worker is inside the model call over five turns of ana's session s1."""
+    gate = Gate()
+    core = _open(None, FakeExtractor(gate), index_interval=0.0)
+    core.add_messages("s1", conversation(5), user_id="ana")
+    assert gate.entered.wait(20)
+    return core, gate
+
+
 def test_the_write_path_never_waits_for_the_model() -> None:
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow(call: int) -> None:
-        started.set()
-        release.wait(30)
-
-    with _open(None, FakeExtractor(slow), index_interval=0.0) as core:
-        core.add_messages("s1", conversation(5), user_id="ana")
-        assert started.wait(20)  # the worker is inside the model call now
+    core, gate = _held_in_the_model()
+    with core:
         began = time.monotonic()
         core.add_message("s1", "user", "I have a cat named Rex99", user_id="ana")
         assert time.monotonic() - began < 1.0
-        release.set()
+        gate.open()
         core.flush()
         assert "The user has a cat named Rex99" in _facts(core)
 
 
 def test_forgetting_a_session_while_the_model_reads_it_leaves_nothing() -> None:
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow(call: int) -> None:
-        started.set()
-        release.wait(30)
-
-    with _open(None, FakeExtractor(slow), index_interval=0.0) as core:
-        core.add_messages("s1", conversation(5), user_id="ana")
-        assert started.wait(20)
+    core, gate = _held_in_the_model()
+    with core:
         core.forget(session_id="s1", user_id="ana")
-        release.set()
+        gate.open()
         core.flush()
         assert core.records(user_id="ana") == [] and core.store.extraction_state("ana", "s1").pending is None
 
