@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AgentMemoryError,
+    BlockLimitError,
     ConfigurationError,
     ContentTooLargeError,
     EmbeddingMismatchError,
@@ -30,7 +31,7 @@ from .errors import (
     StoreVersionError,
     VectorIndexUnavailableError,
 )
-from .records import CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord, SearchResults
+from .records import Block, CleanupReport, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord, SearchResults
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentMemoryError",
+    "Block",
+    "BlockLimitError",
     "CleanupReport",
     "ConfigurationError",
     "ContentTooLargeError",

@@ -7,6 +7,7 @@ catches them all. The tree::
     ├── InvalidInputError (also ValueError)      bad arguments; nothing was stored or changed
     │   ├── InvalidContentError                  empty, non-string or unencodable text
     │   ├── ContentTooLargeError                 text over ``max_content_chars``
+    │   ├── BlockLimitError                      a working-memory block over its limit
     │   ├── InvalidRoleError                     role not in user/assistant/system/tool
     │   ├── InvalidKindError                     kind not one of the memory kinds
     │   ├── InvalidIdError                       bad memory, session, user or agent id
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgentMemoryError",
+    "BlockLimitError",
     "ConfigurationError",
     "ContentTooLargeError",
     "EmbeddingMismatchError",
@@ -57,6 +59,10 @@ class AgentMemoryError(Exception):
 
 class InvalidInputError(AgentMemoryError, ValueError):
     """An argument was refused. Nothing was stored or changed."""
+
+
+class BlockLimitError(InvalidInputError):
+    """A working-memory block would hold more characters than its limit. The block is unchanged."""
 
 
 class InvalidContentError(InvalidInputError):

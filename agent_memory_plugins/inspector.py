@@ -19,7 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError
-from .records import MEMORY_KINDS, Hit, MemoryRecord, SearchResults, one_line
+from .records import MEMORY_KINDS, Block, Hit, MemoryRecord, SearchResults, one_line
 
 if TYPE_CHECKING:
     from .core.memory import MemoryCore
@@ -180,7 +180,8 @@ def _explain_chips(explain: dict[str, Any]) -> str:
 # -- one session ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SessionView:
-    """One session of one user as the memory holds it: messages, window, summary and memories.
+    """One session of one user as the memory holds it: working-memory blocks, messages, window,
+    summary and memories (with the messages each extracted memory came from).
 
     ``state(record)`` says where a message is: ``"window"`` (the model sees it verbatim),
     ``"summary"`` (folded into the running summary) or ``"pending"`` (left the window, waiting to
@@ -195,6 +196,7 @@ class SessionView:
     memories: list[MemoryRecord] = field(default_factory=list)
     window_messages: int | None = None
     window_tokens: int | None = None
+    blocks: list[Block] = field(default_factory=list)
 
     @property
     def covered(self) -> list[MemoryRecord]:
@@ -226,8 +228,17 @@ class SessionView:
                 f"{c['window']} in window, {c['summary']} summarized, {c['pending']} pending, "
                 f"{c['memories']} memories)")
 
+    def sources(self, record: MemoryRecord) -> list[MemoryRecord]:
+        """The session's messages a memory was extracted from (``metadata["derived_from"]``)."""
+        wanted = record.metadata.get("derived_from") or []
+        return [message for message in self.messages if message.id in wanted]
+
     def __str__(self) -> str:
         lines = [repr(self)]
+        for block in self.blocks:
+            scope = "user" if block.session_id is None else "session"
+            lines.append(f"block {block.name} ({scope}, v{block.version}, {len(block.text)}/{block.limit} chars): "
+                         f"{one_line(block.text, 200)}")
         if self.summary is not None:
             lines.append(f"summary (covers {len(self.summary.covers)} messages): {one_line(self.summary.text, 300)}")
         for record in self.messages[-MAX_ROWS:]:
@@ -250,6 +261,7 @@ class SessionView:
             f"<span class=\"amp-muted\">of user {_e(self.user_id)}</span></h4>",
             "<div>" + "".join(f'<span class="amp-badge">{b}</span>' for b in badges) + "</div>",
             f'<div class="amp-muted">{_e(span)}</div>' if span else "",
+            self._blocks_html(),
             self._timeline_html(),
             self._summary_html(),
             self._window_html(),
@@ -257,6 +269,18 @@ class SessionView:
             self._all_messages_html(),
         ]
         return _wrap("".join(parts))
+
+    def _blocks_html(self) -> str:
+        if not self.blocks:
+            return ""
+        rows = [
+            f'<tr><td class="amp-mono">{_e(b.name)}</td><td>{"user" if b.session_id is None else "session"}</td>'
+            f'<td class="amp-nowrap">v{b.version} · {_e(_when(b.updated_at))}</td>'
+            f'<td class="amp-nowrap">{len(b.text)}/{b.limit}</td><td class="amp-summary">{_e(_clip(b.text))}</td></tr>'
+            for b in self.blocks
+        ]
+        return ("<h5>Working memory <span class=\"amp-muted\">(always in the context)</span></h5>"
+                + _table(("block", "scope", "version", "chars", "text"), rows))
 
     def _timeline_html(self) -> str:
         if not self.messages:
@@ -302,9 +326,19 @@ class SessionView:
     def _memories_html(self) -> str:
         if not self.memories:
             return ""
-        rows = [f'<tr><td class="amp-nowrap">{_e(_when(r.timestamp))}</td><td>{_e(r.kind)}</td>{_text_cell(r)}</tr>'
+        rows = [f'<tr><td class="amp-nowrap">{_e(_when(r.timestamp))}</td><td>{_e(r.kind)}</td>{_text_cell(r)}'
+                f"<td>{self._source_html(r)}</td></tr>"
                 for r in self.memories[-MAX_ROWS:]]
-        return f"<h5>Long-term memories stored in this session</h5>{_table(('when', 'kind', 'text'), rows)}"
+        return ("<h5>Long-term memories stored in this session</h5>"
+                f"{_table(('when', 'kind', 'text', 'came from'), rows)}")
+
+    def _source_html(self, record: MemoryRecord) -> str:
+        sources = self.sources(record)
+        if not sources:
+            return '<span class="amp-muted">written directly</span>'
+        lines = "".join(f"<li>{_e(m.role)}: {_e(_clip(m.text, 120))}</li>" for m in sources)
+        head = f"extracted from {_plural(len(sources), 'message')}"
+        return f"<details><summary>{head}</summary><ul>{lines}</ul></details>"
 
     def _all_messages_html(self) -> str:
         if not self.messages:
@@ -336,13 +370,14 @@ def session_view(core: MemoryCore, session_id: str, *, user_id: str = "default")
     messages = core.messages(session_id, user_id=user_id)
     memories = core.records(user_id=user_id, session_id=session_id, kinds=list(MEMORY_KINDS))
     summary = core.summary_record(session_id, user_id=user_id)
-    if not messages and not memories and summary is None:
+    blocks = core.blocks(user_id=user_id, session_id=session_id)
+    if not messages and not memories and summary is None and not blocks:
         raise NotFoundError(f"no session {session_id!r} for user {user_id!r}; "
                             f"its sessions are {core.sessions(user_id=user_id)[:20]}")
     return SessionView(
         session_id=session_id, user_id=user_id, messages=messages,
         window=core.window(session_id, user_id=user_id), summary=summary, memories=memories,
-        window_messages=core.settings.window_messages, window_tokens=core.settings.window_tokens,
+        window_messages=core.settings.window_messages, window_tokens=core.settings.window_tokens, blocks=blocks,
     )
 
 

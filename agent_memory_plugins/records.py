@@ -11,6 +11,7 @@ __all__ = [
     "KINDS",
     "MEMORY_KINDS",
     "ROLES",
+    "Block",
     "CleanupReport",
     "HistoryEvent",
     "Hit",
@@ -121,9 +122,43 @@ def one_line(text: str, limit: int = 70) -> str:
 
 
 @dataclass(frozen=True)
+class Block:
+    """One version of a working-memory block: a named text always shown to the model.
+
+    ``session_id=None``: a user block (it outlives sessions); otherwise the block of one session.
+    ``limit`` is the most characters the block may hold; ``version`` counts from 1 and grows with
+    every change; ``updated_at`` is when this version was written (timezone-aware UTC).
+    """
+
+    name: str
+    text: str
+    user_id: str
+    session_id: str | None
+    limit: int
+    version: int
+    updated_at: datetime
+
+    def render(self) -> str:
+        """The block as the model sees it: its text between ``<name>`` tags."""
+        return f"<{self.name}>\n{self.text}\n</{self.name}>"
+
+    def __repr__(self) -> str:
+        scope = f"session={self.session_id!r}" if self.session_id is not None else "user"
+        return (f"Block({self.name!r}, {scope}, v{self.version}, {len(self.text)}/{self.limit} chars, "
+                f"text={one_line(self.text, 50)!r})")
+
+
+def render_blocks(blocks: Iterable[Block]) -> str:
+    """The working-memory section of a context ('' when no block holds text)."""
+    shown = [block.render() for block in blocks if block.text.strip()]
+    return "Working memory:\n" + "\n".join(shown) if shown else ""
+
+
+@dataclass(frozen=True)
 class MemoryContext:
     """What a model should see for one turn, already fitted to a token budget.
 
+    ``blocks`` are the working-memory blocks (the user's, then the session's; always first),
     ``summary`` is the session's running summary (may be empty), ``recalled`` the long-term hits
     that are not already in the window, ``window`` the recent messages in order.
     """
@@ -136,10 +171,14 @@ class MemoryContext:
     tokens: int
     max_tokens: int | None = None
     dropped: int = 0
+    blocks: list[Block] = field(default_factory=list)
 
     def render(self) -> str:
-        """The context as plain text: summary, recalled memories, then the conversation."""
+        """The context as plain text: working memory, summary, recalled memories, the conversation."""
         parts: list[str] = []
+        working = render_blocks(self.blocks)
+        if working:
+            parts.append(working)
         if self.summary:
             parts.append("Summary of earlier conversation:\n" + self.summary)
         if self.recalled:
@@ -152,7 +191,8 @@ class MemoryContext:
 
     def __repr__(self) -> str:
         return (
-            f"MemoryContext(session={self.session_id!r}, summary={len(self.summary)} chars, "
+            f"MemoryContext(session={self.session_id!r}, blocks={len(self.blocks)}, "
+            f"summary={len(self.summary)} chars, "
             f"recalled={len(self.recalled)}, window={len(self.window)}, tokens={self.tokens})"
         )
 

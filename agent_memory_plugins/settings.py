@@ -104,6 +104,15 @@ class Settings:
     """Default time-to-live per kind, e.g. ``"event=7d,message=30d"`` (units s, m, h, d, w)."""
     expiry_interval: float = 60.0
     """Seconds between the background worker's sweeps that remove expired records."""
+    block_limit: int = 2000
+    """Characters a new working-memory block may hold unless ``set_block(..., limit=)`` says otherwise."""
+    extract_batch: int = 20
+    """Messages of a session the extractor reads in one model call (with ``MemoryCore(extractor=)``)."""
+    extract_calls_per_minute: int = 30
+    """Most calls per minute the background worker makes to the extractor model (bounds its cost)."""
+    extract_idle: float = 30.0
+    """Seconds after its newest message that a batch smaller than ``extract_batch`` is extracted
+    anyway (``flush()`` extracts it at once)."""
 
     @classmethod
     def from_env(
@@ -141,6 +150,7 @@ class Settings:
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
             "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns", "database_pool_size",
+            "block_limit", "extract_batch", "extract_calls_per_minute",
         )
         for name in positive_ints:
             value = getattr(self, name)
@@ -153,6 +163,9 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
         if self.dense_weight == 0 and self.keyword_weight == 0:
             raise ConfigurationError("dense_weight and keyword_weight cannot both be 0: search would rank nothing")
+        if isinstance(self.extract_idle, bool) or not isinstance(self.extract_idle, (int, float)) \
+                or self.extract_idle < 0:
+            raise ConfigurationError(f"extract_idle must be a number >= 0, got {self.extract_idle!r}")
         if self.recency_half_life_days <= 0 or self.index_interval < 0:
             raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
         if not isinstance(self.consolidate, bool):

@@ -29,10 +29,13 @@ from .indexes.indexer import Indexer
 from .indexes.vectors import ChromaIndex
 from .indexes.worker import Worker
 from .longterm.consolidator import resolve_consolidator
+from .longterm.extracting import Extraction
+from .longterm.extractor import resolve_extractor
 from .longterm.memories import LongTermMemory
 from .longterm.salience import estimate_importance
 from .recall.search import Recall
 from .storage import Filters, open_record_store
+from .working.blocks import WorkingMemory
 
 if TYPE_CHECKING:
     from ..inspector import SessionView
@@ -70,7 +73,7 @@ def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
     return twin
 
 
-class MemoryCore(ConversationMemory, LongTermMemory):
+class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
     """Durable conversation memory: per-session windows, running summaries, long-term recall.
 
     Setup::
@@ -84,6 +87,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         mem.flush()                          # wait for background indexing (optional)
         mem.search("where does the user live?", user_id="alice")
         mem.context("s1", "where do I live?", user_id="alice").render()
+        mem.set_block("task", "Plan the Lisbon trip", user_id="alice", session_id="s1")  # always in context
 
     Async: every public method has an ``a``-prefixed twin (``aadd_message``, ``asearch``, ...).
     Writes commit to SQLite before returning; embedding and summarizing happen in a background
@@ -99,6 +103,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         embedder: Any = None,
         summarizer: Any = None,
         consolidator: Any = None,
+        extractor: Any = None,
         token_counter: Any = None,
         chroma_client: Any = None,
         reindex: bool = False,
@@ -122,6 +127,8 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         )
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
         self.consolidator = resolve_consolidator(consolidator)
+        found = resolve_extractor(extractor)
+        self.extraction = Extraction(self, found) if found is not None else None
         self._review: collections.deque[str] = collections.deque()
         self._ttl_by_kind = self.settings.ttl_by_kind()
         self._next_sweep = 0.0
@@ -222,6 +229,8 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         if not records:
             return
         self.store.add_records([(record, self.count_tokens(record.text)) for record in records])
+        if self.extraction is not None:
+            self.extraction.touched()
         self._wake()
 
     def _wake(self) -> None:
@@ -275,10 +284,11 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         return self.store.users()
 
     def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
-        """Counts of records by kind, sessions, pending indexing work and the store's setup."""
+        """Counts of records by kind, sessions, pending indexing work and the store's setup; with an
+        extractor, ``"extraction"``: its model calls, memories stored, errors and the last error."""
         user = check.check_optional_id(user_id, "user_id")
         self._check_open()
-        return {
+        found = {
             "path": self.settings.path, "database": self.store.location(), "chroma": self.index.mode,
             "embedder": self.embedder.name,
             "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
@@ -286,6 +296,9 @@ class MemoryCore(ConversationMemory, LongTermMemory):
             "users": len(self.store.users()) if user is None else 1,
             "pending_index": self.indexer.pending(), "vectors": self._vector_count(),
         }
+        if self.extraction is not None:  # calls, memories, errors, last_error, retrying
+            found["extraction"] = self.extraction.stats()
+        return found
 
     def _vector_count(self) -> int | None:
         """Vectors in the index, ``None`` while a Chroma server is unreachable."""
@@ -305,9 +318,9 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         """Remove records everywhere (SQLite, FTS5, Chroma, summaries built from them).
 
         ``memory_id``: one record (of ``user_id`` when given); ``session_id``: a session of
-        ``user_id`` (default "default"); ``user_id`` alone: everything of that user. Summaries that
-        covered a removed message are rebuilt from the messages that remain. Returns how many
-        records were removed.
+        ``user_id`` (default "default") with its working-memory blocks; ``user_id`` alone:
+        everything of that user, blocks included. Summaries that covered a removed message are
+        rebuilt from the messages that remain. Returns how many records were removed.
         """
         if memory_id is None and session_id is None and user_id is None:
             raise InvalidInputError("forget needs memory_id=, session_id= or user_id=")
@@ -319,7 +332,10 @@ class MemoryCore(ConversationMemory, LongTermMemory):
                 targets = list(self.store.get([record_id], user))
             else:
                 session = check.check_optional_id(session_id, "session_id")
-                targets = self.store.ids_of(user or "default", session) if session else self.store.ids_of(user, None)
+                owner = user or "default" if session else user
+                targets = self.store.ids_of(owner, session)
+                if owner is not None and self.store.forget_scope(owner, session) and not targets:
+                    self.store.compact(vacuum=True)
             return self._forget_ids(targets, vacuum=memory_id is None)
 
     def _forget_ids(self, targets: list[str], vacuum: bool = False) -> int:
@@ -411,6 +427,8 @@ class MemoryCore(ConversationMemory, LongTermMemory):
             self._review_pending()
             if not self.conversations.fold_due(force):
                 break
+        if self.extraction is not None:
+            self.extraction.run(force)
         upto = self.store.outbox_position()
         self.indexer.index_pending(upto)
         self.indexer.drain_context()
@@ -423,6 +441,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
     aadd_messages = _in_thread(ConversationMemory.add_messages)
     aremember = _in_thread(LongTermMemory.remember)
     aremember_fact = _in_thread(LongTermMemory.remember_fact)
+    aupdate = _in_thread(LongTermMemory.update)
     aremember_event = _in_thread(LongTermMemory.remember_event)
     aset_preference = _in_thread(LongTermMemory.set_preference)
     aget_preference = _in_thread(LongTermMemory.get_preference)
@@ -446,6 +465,12 @@ class MemoryCore(ConversationMemory, LongTermMemory):
     aexport = _in_thread(export)
     astats = _in_thread(stats)
     aforget = _in_thread(forget)
+    aset_block = _in_thread(WorkingMemory.set_block)
+    aget_block = _in_thread(WorkingMemory.get_block)
+    aappend_block = _in_thread(WorkingMemory.append_block)
+    areplace_in_block = _in_thread(WorkingMemory.replace_in_block)
+    ablocks = _in_thread(WorkingMemory.blocks)
+    ablock_history = _in_thread(WorkingMemory.block_history)
     ainspect = _in_thread(inspect)
     areindex = _in_thread(reindex)
     acompact = _in_thread(compact)

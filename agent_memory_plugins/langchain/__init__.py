@@ -4,6 +4,8 @@
 - :class:`ChatHistory`: ``BaseChatMessageHistory`` for ``RunnableWithMessageHistory``.
 - :class:`MemoryRetriever`: ``BaseRetriever`` over the core's hybrid search.
 - :class:`MemoryMiddleware`: ``AgentMiddleware`` for ``langchain.agents.create_agent``.
+- :func:`memory_tools`: tools an agent uses to search, store, update and forget memories and to
+  edit its working-memory blocks (``create_agent``, LangGraph's ``ToolNode``).
 - :class:`MemoryStore`: LangGraph ``BaseStore`` (needs ``pip install 'agent-memory-plugins[langgraph]'``).
 
 Needs ``pip install 'agent-memory-plugins[langchain]'``.
@@ -24,8 +26,9 @@ from .retriever import MemoryRetriever  # noqa: E402
 if TYPE_CHECKING:
     from .middleware import MemoryMiddleware
     from .store import MemoryStore
+    from .tools import memory_tools
 
-__all__ = ["ChatHistory", "ConversationMemory", "MemoryMiddleware", "MemoryRetriever", "MemoryStore"]
+__all__ = ["ChatHistory", "ConversationMemory", "MemoryMiddleware", "MemoryRetriever", "MemoryStore", "memory_tools"]
 
 
 def __getattr__(name: str) -> Any:
@@ -40,4 +43,9 @@ def __getattr__(name: str) -> Any:
         from .middleware import MemoryMiddleware
 
         return MemoryMiddleware
+    if name == "memory_tools":
+        require(LANGGRAPH_MODULES, "langchain")  # the tools find the run's user through langgraph
+        from .tools import memory_tools
+
+        return memory_tools
     raise AttributeError(f"module 'agent_memory_plugins.langchain' has no attribute {name!r}")

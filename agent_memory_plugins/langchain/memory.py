@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from langchain_classic.base_memory import BaseMemory
@@ -143,11 +144,8 @@ class ConversationMemory(BaseMemory):
 
 
 def _header(context: MemoryContext) -> str:
-    """The summary and recalled memories, formatted by the core (without the window)."""
-    return MemoryContext(
-        session_id=context.session_id, user_id=context.user_id, summary=context.summary,
-        recalled=context.recalled, window=[], tokens=context.tokens,
-    ).render()
+    """Working memory, summary and recalled memories, formatted by the core (without the window)."""
+    return dataclasses.replace(context, window=[]).render()
 
 
 def _text(value: Any) -> str:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelCallResult, ModelRequest, ModelResponse
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from ..core.conversation.policy import window_start
 from ..core.memory import MemoryCore
-from ..records import Hit, MemoryContext, MemoryRecord
+from ..records import Block, Hit, MemoryContext, MemoryRecord
 from .messages import message_id, record_to_message, role_of, text_of, to_core_messages
+from .scope import run_scope
 
 __all__ = ["MemoryMiddleware"]
 
 class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     """Windows, running summaries and long-term recall for a ``create_agent`` agent.
 
-    Before each model call the model is shown the session's running summary and the user's
+    Before each model call the model is shown the working-memory blocks of the user and of the
+    session, the session's running summary and the user's
     memories that best match the latest user message (from every thread of that user) in its
     system prompt, and only the recent window of the conversation (an ``AIMessage`` with tool
     calls always keeps its ``ToolMessage`` results). When the agent finishes, the run's new
@@ -79,7 +80,8 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         query = _latest_user_text(shown)
         hits = self._recall(query, user, len(shown))
         summary = self.core.summary(session, user_id=user)
-        return handler(self._request(request, session, user, shown, summary, hits))
+        blocks = self.core.blocks(user_id=user, session_id=session)
+        return handler(self._request(request, session, user, shown, summary, hits, blocks))
 
     async def awrap_model_call(
         self,
@@ -92,7 +94,8 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         query = _latest_user_text(shown)
         hits = await self._arecall(query, user, len(shown))
         summary = await self.core.asummary(session, user_id=user)
-        return await handler(self._request(request, session, user, shown, summary, hits))
+        blocks = await self.core.ablocks(user_id=user, session_id=session)
+        return await handler(self._request(request, session, user, shown, summary, hits, blocks))
 
     def _recall(self, query: str | None, user: str, shown: int) -> list[Hit]:
         """The memories for the latest user message (``shown`` more, as some are in the window)."""
@@ -133,15 +136,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     # -- translation --------------------------------------------------------------------------
     def _scope(self, runtime: Runtime[Any] | None) -> tuple[str, str]:
         """(session, user) of the current run."""
-        try:
-            configurable: Mapping[str, Any] = get_config().get("configurable") or {}
-        except RuntimeError:  # called outside a graph run
-            configurable = {}
-        context = getattr(runtime, "context", None)
-        from_context = context.get("user_id") if isinstance(context, Mapping) else getattr(context, "user_id", None)
-        session = configurable.get("thread_id") or self.session_id
-        user = configurable.get("user_id") or from_context or self.user_id
-        return str(session), str(user)
+        return run_scope(getattr(runtime, "context", None), self.session_id, self.user_id)
 
     def _shown(self, messages: Sequence[AnyMessage], stored: Sequence[MemoryRecord]) -> list[AnyMessage]:
         """Earlier turns the state lacks (from the core) + the state, trimmed to the core's window."""
@@ -167,6 +162,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         shown: list[AnyMessage],
         summary: str,
         hits: list[Hit],
+        blocks: list[Block],
     ) -> ModelRequest[Any]:
         visible = {message.id for message in shown if message.id}
         recalled = [
@@ -175,7 +171,8 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
             and not (hit.record.kind == "summary" and hit.record.session_id == session)
         ][: self.k]
         memory = MemoryContext(
-            session_id=session, user_id=user, summary=summary, recalled=recalled, window=[], tokens=0
+            session_id=session, user_id=user, summary=summary, recalled=recalled, window=[], tokens=0,
+            blocks=blocks,
         ).render()
         return request.override(messages=shown, system_message=_with_memory(request.system_message, memory))
 

@@ -1,8 +1,9 @@
 """LlamaIndex adapters: the core as a chat memory, a memory block and a retriever.
 
 ``ChatMemory`` is a drop-in ``memory=`` for chat engines and agent workflows,
-``RecallMemoryBlock`` a long-term block for LlamaIndex's own ``Memory``, and ``MemoryRetriever``
-serves long-term recall as nodes to query engines. Needs ``llama-index-core``::
+``RecallMemoryBlock`` a long-term block for LlamaIndex's own ``Memory``, ``MemoryRetriever``
+serves long-term recall as nodes to query engines, and ``MemoryToolSpec`` gives an agent tools
+to manage its memory itself. Needs ``llama-index-core``::
 
     pip install 'agent-memory-plugins[llama-index]'
 """
@@ -22,5 +23,6 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
 from .chat_memory import ChatMemory
 from .memory_block import RecallMemoryBlock
 from .retriever import MemoryRetriever
+from .tools import MemoryToolSpec
 
-__all__ = ["ChatMemory", "MemoryRetriever", "RecallMemoryBlock"]
+__all__ = ["ChatMemory", "MemoryRetriever", "MemoryToolSpec", "RecallMemoryBlock"]

@@ -10,7 +10,7 @@ from llama_index.core.bridge.pydantic import Field
 from llama_index.core.memory.memory import BaseMemoryBlock
 
 from ..core.memory import MemoryCore
-from ..records import Hit, format_recalled
+from ..records import Hit, format_recalled, render_blocks
 from .messages import to_core_messages
 
 __all__ = ["RecallMemoryBlock"]
@@ -25,7 +25,8 @@ class RecallMemoryBlock(BaseMemoryBlock[str]):
 
     Messages that ``Memory`` flushes out of its short-term queue are recorded in the core (under
     this block's ``session_id``, or the ``Memory``'s own session id). On each ``get`` the block
-    searches the user's records for the latest message and returns the best matches as text,
+    returns the user's working-memory blocks (and those of ``session_id`` when set) first, then
+    searches the user's records for the latest message and adds the best matches as text, all
     within ``max_tokens``; when ``Memory`` is over its token limit it drops the weakest matches
     first (blocks with ``priority=0`` are never truncated).
 
@@ -73,17 +74,22 @@ class RecallMemoryBlock(BaseMemoryBlock[str]):
         return cls(core=core, user_id=user_id, session_id=session_id, **kwargs)
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
-        """The memories the core recalls for the latest message, as text within ``max_tokens``."""
+        """Working-memory blocks, then the memories the core recalls for the latest message, as
+        text within ``max_tokens``."""
         history = messages or []
+        working = render_blocks(await self.core.ablocks(user_id=self.user_id, session_id=self.session_id))
+        used = self.core.count_tokens(working) if working else 0
+        if used > self.max_tokens:
+            working, used = "", 0
         query = _latest_text(history)
         if query is None:
-            return ""
+            return working
         shown = {message.content for message in history if message.content}
         hits = await self.core.asearch(
             query, user_id=self.user_id, k=self.similarity_top_k + min(len(shown), 50), kinds=self.kinds
         )
         fresh = [hit for hit in hits if hit.record.text not in shown][: self.similarity_top_k]
-        return "\n".join(self._fit(fresh))
+        return "\n".join(([working] if working else []) + self._fit(fresh, used))
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
         """Record the messages ``Memory`` flushed out of its short-term queue."""
@@ -104,9 +110,8 @@ class RecallMemoryBlock(BaseMemoryBlock[str]):
             saved += self.core.count_tokens(entries.pop())
         return "\n".join(entries) or None
 
-    def _fit(self, hits: list[Hit]) -> list[str]:
+    def _fit(self, hits: list[Hit], used: int = 0) -> list[str]:
         entries: list[str] = []
-        used = 0
         for hit in hits:
             entry = f"- {format_recalled(hit.record)}"
             if entry in entries:  # a summary line can repeat the message it was made from

@@ -371,3 +371,19 @@ def test_long_term_reads_and_cleanup_stay_within_one_user(memory: MemoryCore) ->
     assert memory.remember("I live in Denver", user_id="bo").id != a_fact.id
     report = memory.cleanup(user_id="bo", older_than="30d", dry_run=False)
     assert report.count == 1 and [r.text for r in memory.records(user_id="ana", kinds="message")] == ["ana's old line"]
+
+
+def test_update_supersedes_a_memory_within_its_user(memory: MemoryCore) -> None:
+    old = memory.remember("Ana lives in Lisbon", user_id="ana", session_id="s1", metadata={"from": "chat"})
+    new = memory.update(old.id, "Ana lives in Porto", user_id="ana")
+    assert (new.kind, new.key, new.session_id, new.metadata) == (old.kind, old.key, "s1", {"from": "chat"})
+    assert memory.get(old.id, user_id="ana").superseded_by == new.id
+    assert [e.event for e in memory.history(new.id, user_id="ana")] == ["supersedes"]
+    with pytest.raises(NotFoundError):
+        memory.update(new.id, "Bob's version", user_id="bob")
+    with pytest.raises(InvalidInputError, match="already replaced"):
+        memory.update(old.id, "again", user_id="ana")
+    message = memory.add_message("s1", "user", "hello", user_id="ana")
+    with pytest.raises(InvalidInputError, match="only long-term memories"):
+        memory.update(message.id, "rewritten", user_id="ana")
+    assert memory.get(new.id, user_id="ana").text == "Ana lives in Porto"

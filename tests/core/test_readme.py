@@ -34,3 +34,15 @@ def test_core_and_long_term_examples_run(tmp_path: Path, monkeypatch: pytest.Mon
         texts = [h.record.text for h in mem.search("where does the user live?", user_id="maya", k=2)]
         assert texts == ["I moved to Austin", "I live in Denver"]
         assert mem.get_preference("language", user_id="maya") == "French"
+
+
+def test_working_memory_example_runs() -> None:
+    blocks = BLOCK.findall(_section("Agents that manage their own memory"))
+    assert len(blocks) == 2  # the blocks example (run here) and the tools sketch (tested in the adapters)
+    from agent_memory_plugins import MemoryCore
+
+    with MemoryCore() as mem:
+        exec(compile(blocks[0], "README:working-memory", "exec"), {"mem": mem})
+        assert mem.get_block("task", user_id="maya", session_id="s1").text == "Plan a dinner for eight"  # type: ignore[union-attr]
+        assert mem.context("s1", user_id="maya").render().startswith(
+            "Working memory:\n<user>\nMaya is vegetarian\nMaya is allergic to nuts\n</user>")

@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "langchain.md"
 def test_doc_snippets_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     namespace: dict[str, object] = {"__name__": "docs_langchain"}
     try:
         for number, block in enumerate(blocks, 1):

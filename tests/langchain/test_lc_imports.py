@@ -17,7 +17,7 @@ def run_without(modules: list[str], code: str) -> subprocess.CompletedProcess[st
 
 def test_exports() -> None:
     assert sorted(adapters.__all__) == ["ChatHistory", "ConversationMemory", "MemoryMiddleware",
-                                        "MemoryRetriever", "MemoryStore"]
+                                        "MemoryRetriever", "MemoryStore", "memory_tools"]
     for name in adapters.__all__:
         assert getattr(adapters, name).__name__ == name
 

@@ -10,8 +10,8 @@ import agent_memory_plugins.llama_index as adapters
 from agent_memory_plugins import MissingDependencyError
 
 
-def test_exports_exactly_the_three_adapters() -> None:
-    assert sorted(adapters.__all__) == ["ChatMemory", "MemoryRetriever", "RecallMemoryBlock"]
+def test_exports_exactly_the_four_adapters() -> None:
+    assert sorted(adapters.__all__) == ["ChatMemory", "MemoryRetriever", "MemoryToolSpec", "RecallMemoryBlock"]
     assert all(getattr(adapters, name).__module__.startswith(adapters.__name__) for name in adapters.__all__)
 
 

@@ -17,7 +17,8 @@ from ipykernel import kernelspec
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 KERNEL = "agent-memory-tests"
-EXPECTED = ["01_quickstart_core.ipynb", "02_langchain.ipynb", "03_llamaindex.ipynb", "04_inspect_and_evaluate.ipynb"]
+EXPECTED = ["01_quickstart_core.ipynb", "02_langchain.ipynb", "03_llamaindex.ipynb", "04_inspect_and_evaluate.ipynb",
+            "05_agent_managed_memory.ipynb"]
 
 
 @pytest.fixture(scope="module")

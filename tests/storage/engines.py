@@ -19,7 +19,7 @@ from agent_memory_plugins.core.storage import Filters, RecordStore, SQLiteRecord
 from agent_memory_plugins.core.storage.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from agent_memory_plugins.core.storage.sqlite.schema import SCHEMA_VERSION
 from agent_memory_plugins.core.validation import from_epoch
-from agent_memory_plugins.records import MemoryRecord
+from agent_memory_plugins.records import Block, MemoryRecord
 
 TURNS = 2
 """Neighbours on each side that make a message's context in these tests."""
@@ -151,3 +151,12 @@ def summary_of(record_id: str, covers: list[str], at: float = 10, session: str =
     """A summary of ``covers`` in ``session`` with its token count, for :meth:`RecordStore.replace_summary`."""
     return record(record_id, f"summary {record_id}", at=at, session=session, kind="summary", role="system",
                   covers=tuple(covers)), 4
+
+
+def block(
+    name: str, text: str = "some notes", *, version: int = 1, user: str = "alice", session: str | None = None,
+    limit: int = 100, at: float = 0.0,
+) -> Block:
+    """A version of a working-memory block (``session=None``: the user's own block)."""
+    return Block(name=name, text=text, user_id=user, session_id=session, limit=limit, version=version,
+                 updated_at=from_epoch(BASE + at))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from agent_memory_plugins.core.storage import Filters, RecordStore
-from agent_memory_plugins.core.storage.interface import EMBEDDER, VECTOR_SCHEME, ContextBatch
+from agent_memory_plugins.core.storage.interface import EMBEDDER, VECTOR_SCHEME, ContextBatch, ExtractionState
 from agent_memory_plugins.core.validation import from_epoch
 from agent_memory_plugins.errors import StoreClosedError
 
@@ -21,6 +21,7 @@ from .engines import (
     TURNS,
     Engine,
     add,
+    block,
     chat,
     drain_context,
     drain_outbox,
@@ -624,6 +625,15 @@ CALLS: dict[str, Callable[[RecordStore], object]] = {
     "claim_context": lambda s: s.claim_context(5),
     "finish_context": lambda s: s.finish_context(ContextBatch([], ((1, 0),))),
     "neighbourhoods": lambda s: s.neighbourhoods(["m1"]),
+    "put_block": lambda s: s.put_block(block("persona"), 0),
+    "get_block": lambda s: s.get_block("alice", None, "persona"),
+    "list_blocks": lambda s: s.list_blocks("alice", None),
+    "block_history": lambda s: s.block_history("alice", None, "persona"),
+    "forget_scope": lambda s: s.forget_scope("alice", None),
+    "messages_after": lambda s: s.messages_after("alice", "s1", 0, 5),
+    "extraction_state": lambda s: s.extraction_state("alice", "s1"),
+    "save_extraction": lambda s: s.save_extraction("alice", "s1", ExtractionState(), ExtractionState(1)),
+    "sessions_to_extract": lambda s: s.sessions_to_extract(5),
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...errors import InvalidInputError
-from ...records import Hit, MemoryContext, MemoryRecord
+from ...records import Block, Hit, MemoryContext, MemoryRecord
 from .. import validation as check
 from .policy import fit_context
 
@@ -37,6 +37,7 @@ class ConversationMemory:
     _new_record: Callable[..., MemoryRecord]
     _write: Callable[[Sequence[MemoryRecord]], None]
     search: Callable[..., list[Hit]]
+    blocks: Callable[..., list[Block]]
 
     def add_message(
         self,
@@ -128,7 +129,8 @@ class ConversationMemory:
         max_tokens: int | None = None,
         k: int = 5,
     ) -> MemoryContext:
-        """Summary + recalled memories not already in the window + the window, within a budget.
+        """Working-memory blocks + summary + recalled memories not already in the window + the
+        window, within a budget (blocks come first and count in it).
 
         ``query=None`` recalls for the latest user message of the window; ``k=0`` skips recall.
         """
@@ -139,6 +141,7 @@ class ConversationMemory:
             raise InvalidInputError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
         check.check_count(k, "k", 0)
         window = self._window_rows(session, user)
+        blocks = [block for block in self.blocks(user_id=user, session_id=session) if block.text.strip()]
         summary_row = self.store.summary(user, session)
         if query is None:
             query = next((row.record.text for row in reversed(window) if row.record.role == "user"), None)
@@ -156,6 +159,7 @@ class ConversationMemory:
             [row.tokens for row in window],
             max_tokens,
             [row.record.role for row in window],
+            [self.count_tokens(block.render()) for block in blocks],
         )
         kept_hits = [hits[i] for i in fit.hit_indexes]
         return MemoryContext(
@@ -163,6 +167,7 @@ class ConversationMemory:
             summary=summary_text if fit.include_summary else "",
             recalled=kept_hits, window=[row.record for row in window[fit.window_start:]],
             tokens=fit.tokens, max_tokens=max_tokens,
-            dropped=(len(hits) - len(kept_hits)) + fit.window_start
+            dropped=(len(hits) - len(kept_hits)) + fit.window_start + (len(blocks) - len(fit.block_indexes))
             + (1 if summary_text and not fit.include_summary else 0),
+            blocks=[blocks[i] for i in fit.block_indexes],
         )

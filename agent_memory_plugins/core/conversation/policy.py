@@ -60,6 +60,7 @@ class ContextFit:
     hit_indexes: list[int]
     window_start: int
     tokens: int
+    block_indexes: tuple[int, ...] = ()
 
 
 def fit_context(
@@ -68,22 +69,29 @@ def fit_context(
     window_tokens: Sequence[int],
     max_tokens: int | None,
     window_roles: Sequence[str] | None = None,
+    block_tokens: Sequence[int] = (),
 ) -> ContextFit:
-    """Fit summary + recalled hits + window into ``max_tokens``.
+    """Fit working-memory blocks + summary + recalled hits + window into ``max_tokens``.
 
-    Priority: the newest message, then the summary, then hits in rank order, then older window
+    Priority: the newest message, then the blocks in order, then the summary, then hits in rank
+    order, then older window
     messages newest first (the window stays contiguous: once one does not fit, older ones are
     dropped too, and it never opens on a tool result: pass ``window_roles`` for that).
     ``max_tokens=None`` keeps everything.
     """
     if max_tokens is None:
-        total = summary_tokens + sum(hit_tokens) + sum(window_tokens)
-        return ContextFit(summary_tokens > 0, list(range(len(hit_tokens))), 0, total)
+        total = sum(block_tokens) + summary_tokens + sum(hit_tokens) + sum(window_tokens)
+        return ContextFit(summary_tokens > 0, list(range(len(hit_tokens))), 0, total, tuple(range(len(block_tokens))))
     used = 0
     start = len(window_tokens)
     if window_tokens:
         used += window_tokens[-1]
         start -= 1
+    blocks: list[int] = []
+    for index, cost in enumerate(block_tokens):
+        if used + cost <= max_tokens:
+            blocks.append(index)
+            used += cost
     include_summary = summary_tokens > 0 and used + summary_tokens <= max_tokens
     if include_summary:
         used += summary_tokens
@@ -99,4 +107,4 @@ def fit_context(
         kept = skip_orphan_tool_results(window_roles, start)
         used -= sum(window_tokens[start:kept])
         start = kept
-    return ContextFit(include_summary, hits, start, used)
+    return ContextFit(include_summary, hits, start, used, tuple(blocks))

@@ -175,6 +175,24 @@ class LongTermMemory:
         vectors = self.embedder.embed([other.text for other in active]) if active else []
         return [(other, cosine(vector, other_vector)) for other, other_vector in zip(active, vectors, strict=True)]
 
+    def update(self, memory_id: str, text: str, *, user_id: str = "default") -> MemoryRecord:
+        """Store ``text`` as the new version of a long-term memory of ``user_id``: a new record of
+        the same kind, key, session and metadata that supersedes the old one (the history of both
+        says so). Raises ``NotFoundError`` for another user's record, ``InvalidInputError`` for a
+        message or summary (their text is the conversation's)."""
+        old = self._owned(memory_id, user_id)
+        if old.kind not in ("fact", "event", "preference", "skill"):
+            raise InvalidInputError(f"record {old.id} is a {old.kind}; only long-term memories can be updated")
+        if old.superseded_by is not None:
+            raise InvalidInputError(f"record {old.id} was already replaced by {old.superseded_by}; update that one")
+        new = self._new_record(
+            text, role=old.role, kind=old.kind, user=old.user_id, session=old.session_id, agent=old.agent_id,
+            timestamp=None, metadata=old.metadata, importance=None, now=time.time(), key=old.key,
+        )
+        self.store.add_superseding((new, self.count_tokens(new.text)), [old.id])
+        self._wake()
+        return new
+
     def remember_fact(
         self, text: str, *, user_id: str = "default", subject: str | None = None, **fields: Any
     ) -> MemoryRecord:

@@ -9,12 +9,22 @@ from __future__ import annotations
 import os
 
 from ...settings import Settings
-from .interface import Activity, ContextBatch, Filters, Neighbourhood, OutboxItem, RecordStore, StoredRow
+from .interface import (
+    Activity,
+    ContextBatch,
+    ExtractionState,
+    Filters,
+    Neighbourhood,
+    OutboxItem,
+    RecordStore,
+    StoredRow,
+)
 from .sqlite import SQLiteRecordStore
 
 __all__ = [
     "Activity",
     "ContextBatch",
+    "ExtractionState",
     "Filters",
     "Neighbourhood",
     "OutboxItem",

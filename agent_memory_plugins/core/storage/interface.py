@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ...records import MemoryRecord
+from ...records import Block, MemoryRecord
 
 __all__ = [
     "DIMENSION",
@@ -37,6 +37,7 @@ __all__ = [
     "VECTOR_SCHEME",
     "Activity",
     "ContextBatch",
+    "ExtractionState",
     "Filters",
     "Neighbourhood",
     "OutboxItem",
@@ -125,6 +126,19 @@ class Filters:
     agent_id: str | None = None
     where: dict[str, Any] | None = None
     include_expired: bool = False
+
+
+@dataclass(frozen=True)
+class ExtractionState:
+    """Where the extraction of memories from one session stands.
+
+    ``cursor``: the ``seq`` of the last message handed to the extractor (0: none yet);
+    ``pending``: the extractor's answer for the batch ending at ``cursor`` that is not fully stored
+    yet (opaque text the core wrote; ``None`` when nothing waits).
+    """
+
+    cursor: int = 0
+    pending: str | None = None
 
 
 @runtime_checkable
@@ -357,3 +371,46 @@ class RecordStore(Protocol):
     def neighbourhoods(self, record_ids: Sequence[str]) -> list[Neighbourhood]:
         """The messages among ``record_ids`` with the texts around them now (others are skipped)."""
 
+
+    # -- working-memory blocks -------------------------------------------------------------------
+    def put_block(self, block: Block, expected_version: int) -> bool:
+        """Store ``block`` as the next version of the block ``(user_id, session_id, name)`` (a
+        ``session_id`` of ``None`` is the user's own block, distinct from every session's).
+
+        Compare-and-swap: written only when the block's current version is ``expected_version``
+        (0: no block yet) and ``block.version == expected_version + 1``; otherwise nothing is written
+        and ``False`` comes back (another writer changed it: read it again). Every version is kept
+        (see :meth:`block_history`). Durable when it returns.
+        """
+
+    def get_block(self, user_id: str, session_id: str | None, name: str) -> Block | None:
+        """The current version of one block of ``user_id`` (``session_id=None``: a user block)."""
+
+    def list_blocks(self, user_id: str, session_id: str | None) -> list[Block]:
+        """The current versions of the user's blocks (``session_id=None``) or of one session's
+        blocks (not the user's), sorted by name. Only that user's blocks, ever."""
+
+    def block_history(self, user_id: str, session_id: str | None, name: str) -> list[Block]:
+        """Every version of one block, oldest first (empty when there is no such block)."""
+
+    def forget_scope(self, user_id: str, session_id: str | None) -> int:
+        """In one transaction, remove what a user or a session holds outside records: every
+        version of the blocks and the extraction state of one session of ``user_id``, or
+        (``session_id=None``) of the user and all their sessions. Returns how many blocks
+        (names, not versions) were removed."""
+
+    # -- extraction of memories from sessions ---------------------------------------------------
+    def messages_after(self, user_id: str, session_id: str, after_seq: int, limit: int) -> list[StoredRow]:
+        """The session's messages written after position ``after_seq`` (``StoredRow.seq``), in the
+        order they were written, at most ``limit`` (expired ones left out)."""
+
+    def extraction_state(self, user_id: str, session_id: str) -> ExtractionState:
+        """Where the extraction of a session stands (the default state for a session never seen)."""
+
+    def save_extraction(self, user_id: str, session_id: str, expected: ExtractionState, state: ExtractionState) -> bool:
+        """Compare-and-swap the extraction state of a session: write ``state`` only when the
+        stored state equals ``expected``; ``False`` (nothing written) otherwise. Durable."""
+
+    def sessions_to_extract(self, limit: int) -> list[tuple[str, str]]:
+        """(user, session) pairs (any user) with messages written after their extraction cursor
+        or with a pending answer, at most ``limit``, the longest waiting first."""

@@ -3,7 +3,7 @@
 Holds what the SQLite engine holds (records, the keyword index kept in the same transaction as
 each write, the neighbour-context index, the outbox, links, history, metadata) in tables, reached
 through a connection pool. Its parts, one module each: :mod:`.records`, :mod:`.memories`,
-:mod:`.outbox`, :mod:`.context`, :mod:`.keywords`; the schema and its migrations are in :mod:`.schema`.
+:mod:`.outbox`, :mod:`.context`, :mod:`.keywords`, :mod:`.working`; the schema and its migrations are in :mod:`.schema`.
 
 What the database keeps after a forget: the rows are deleted in the forget's transaction (no query
 can return them), but PostgreSQL keeps their bytes as dead tuples until ``VACUUM`` reclaims the
@@ -21,18 +21,19 @@ from .memories import MemoryQueries
 from .outbox import OutboxQueries
 from .records import PURGE_PENDING, RecordQueries
 from .schema import SCHEMA_VERSION, current_version, migrate
+from .working import WorkingQueries
 
 log = logging.getLogger("agent_memory_plugins")
 
 TABLES = ("records", "keywords", "context_rows", "context_keywords", "context_queue", "outbox", "links", "history",
-          "meta")
+          "meta", "blocks", "extraction")
 """Every table that can hold a record's text or id (vacuumed by :meth:`PostgresRecordStore.compact`)."""
 LOCK_TIMEOUT = "2s"
 """How long a full compaction waits for a table another instance is using before it gives up (and
 leaves the purge mark for the next open)."""
 
 
-class PostgresRecordStore(RecordQueries, MemoryQueries, OutboxQueries, ContextQueries):
+class PostgresRecordStore(RecordQueries, MemoryQueries, OutboxQueries, ContextQueries, WorkingQueries):
     """PostgreSQL record store (psycopg 3 with a connection pool), safe to share between threads,
     processes and machines.
 

@@ -89,6 +89,24 @@ _FIRST_RELEASE = [
     )""",
     "CREATE INDEX history_by_record ON history (record_id)",
     "CREATE INDEX history_by_other ON history (other_id) WHERE other_id IS NOT NULL",
+    # working memory: every version of each block, and each session's extraction cursor
+    """CREATE TABLE blocks (
+        user_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        char_limit INTEGER NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (user_id, session_id, name, version)
+    )""",
+    """CREATE TABLE extraction (
+        user_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        cursor BIGINT NOT NULL,
+        pending TEXT,
+        PRIMARY KEY (user_id, session_id)
+    )""",
 ]
 
 
@@ -102,7 +120,7 @@ class Migration:
 
 
 MIGRATIONS = (
-    Migration(1, "records, keyword index, outbox, links, history, meta", tuple(_FIRST_RELEASE)),
+    Migration(1, "records, keyword index, outbox, links, history, meta, blocks, extraction", tuple(_FIRST_RELEASE)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 """The version of a database this release writes."""

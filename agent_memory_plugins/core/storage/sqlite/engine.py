@@ -4,7 +4,7 @@ Holds the records, an FTS5 keyword index kept in the same transaction as each wr
 neighbour-context index, the outbox that feeds the vector index, links, history and a little
 metadata (which embedding model built the store). Everything else (Chroma) can be rebuilt from
 here. Its parts, one module each: :mod:`.records`, :mod:`.memories`, :mod:`.outbox`,
-:mod:`.context`; the schema and its migrations are in :mod:`.schema`.
+:mod:`.context`, :mod:`.working`; the schema and its migrations are in :mod:`.schema`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from .memories import MemoryQueries
 from .outbox import OutboxQueries
 from .records import PURGE_PENDING, RecordQueries
 from .schema import migrate
+from .working import WorkingQueries
 
 log = logging.getLogger("agent_memory_plugins")
 
 
-class SQLiteRecordStore(RecordQueries, MemoryQueries, OutboxQueries, ContextQueries):
+class SQLiteRecordStore(RecordQueries, MemoryQueries, OutboxQueries, ContextQueries, WorkingQueries):
     """SQLite (WAL) record store, safe to share between threads and processes.
 
     ``path``: the database file (``None``: in memory, gone when closed); ``durability``: ``"full"``

@@ -127,6 +127,31 @@ def _long_term(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at) WHERE expires_at IS NOT NULL")
 
 
+def _working_memory(db: sqlite3.Connection) -> None:
+    """Working-memory blocks (every version kept) and the extraction cursor of each session."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS blocks (
+            user_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            char_limit INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (user_id, session_id, name, version)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS extraction (
+            user_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            cursor INTEGER NOT NULL,
+            pending TEXT,
+            PRIMARY KEY (user_id, session_id)
+        )"""
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     """One numbered change of the schema."""
@@ -140,6 +165,7 @@ MIGRATIONS = (
     Migration(1, "records, keyword index, outbox, meta", _first_release),
     Migration(2, "keyword index scoped by user", _scoped_keyword_index),
     Migration(3, "long-term memories: expiry, repeats, supersession, keys, links, history", _long_term),
+    Migration(4, "working-memory blocks and extraction cursors", _working_memory),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 """The version of a store this release writes."""
