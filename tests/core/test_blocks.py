@@ -82,6 +82,7 @@ def test_context_renders_blocks_first_and_counts_them(memory: MemoryCore) -> Non
     assert [b.name for b in tight.blocks] == ["user"] and tight.dropped == 1
 
 
+@pytest.mark.sqlite_only  # scans the SQLite file (PostgreSQL's tables: tests/storage/test_postgres.py)
 def test_blocks_are_durable_and_forgotten_with_their_session_or_user(store_path: Path) -> None:
     with MemoryCore(store_path) as memory:
         memory.set_block("user", "Ana is vegetarian", user_id="ana")
