@@ -31,6 +31,10 @@ class Settings:
     """How many recent messages a session's window keeps (``None``: no count limit)."""
     window_tokens: int | None = None
     """Token budget of the window (``None``: no token limit)."""
+    window_start_on: str | None = "user"
+    """Role the window opens on (like LangChain's ``trim_messages(start_on="human")``): older
+    messages before the first one of that role leave it, as many providers reject a conversation
+    that does not start with a user turn. ``None``: the window opens wherever the limits put it."""
     summary_tokens: int = 400
     """Token budget of a session's running summary."""
     fold_batch: int = 10
@@ -129,6 +133,12 @@ class Settings:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
+        from .records import ROLES
+
+        if self.window_start_on is not None and self.window_start_on not in ROLES:
+            raise ConfigurationError(
+                f"window_start_on must be one of {', '.join(ROLES)} or None, got {self.window_start_on!r}"
+            )
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
             "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns",

@@ -412,6 +412,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
     arecords = _in_thread(records)
     aget = _in_thread(get)
     awindow = _in_thread(ConversationMemory.window)
+    arecent = _in_thread(ConversationMemory.recent)
     asummary = _in_thread(ConversationMemory.summary)
     asummary_record = _in_thread(ConversationMemory.summary_record)
     amessages = _in_thread(ConversationMemory.messages)

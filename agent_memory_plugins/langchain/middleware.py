@@ -10,7 +10,7 @@ from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, Syste
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from ..core.conversation.policy import window_start
+from ..core.conversation.policy import opening, window_start
 from ..core.memory import MemoryCore
 from ..records import Hit, MemoryContext, MemoryRecord
 from .messages import message_id, record_to_message, role_of, text_of, to_core_messages
@@ -75,7 +75,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     ) -> ModelCallResult[Any]:
         """Show the model summary + recalled memories (system prompt) and the window."""
         session, user = self._scope(request.runtime)
-        shown = self._shown(request.messages, self.core.window(session, user_id=user))
+        shown = self._shown(request.messages, self.core.recent(session, user_id=user))
         query = _latest_user_text(shown)
         hits = self._recall(query, user, len(shown))
         summary = self.core.summary(session, user_id=user)
@@ -88,7 +88,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     ) -> ModelCallResult[Any]:
         """Async twin of :meth:`wrap_model_call`."""
         session, user = self._scope(request.runtime)
-        shown = self._shown(request.messages, await self.core.awindow(session, user_id=user))
+        shown = self._shown(request.messages, await self.core.arecent(session, user_id=user))
         query = _latest_user_text(shown)
         hits = await self._arecall(query, user, len(shown))
         summary = await self.core.asummary(session, user_id=user)
@@ -144,19 +144,27 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         return str(session), str(user)
 
     def _shown(self, messages: Sequence[AnyMessage], stored: Sequence[MemoryRecord]) -> list[AnyMessage]:
-        """Earlier turns the state lacks (from the core) + the state, trimmed to the core's window."""
+        """Earlier turns the state lacks (from the core) + the state, trimmed to the core's window;
+        ``stored`` (:meth:`MemoryCore.recent`) also stay: they are not in the summary yet."""
         in_state = {message.id for message in messages if message.id}
         earlier: list[AnyMessage] = [
             record_to_message(record) for record in stored if message_id(record) not in in_state  # type: ignore[misc]
         ]
         merged = earlier + list(messages)
         settings = self.core.settings
+        roles = [role_of(message) for message in merged]
         start = window_start(
-            [role_of(message) for message in merged],
+            roles,
             [self.core.count_tokens(text_of(message)) for message in merged],
             settings.window_messages,
             settings.window_tokens,
+            settings.window_start_on,
         )
+        unfolded = {message_id(record) for record in stored}
+        if start > 0 and merged[start - 1].id in unfolded:  # left the window, not folded yet
+            while start > 0 and merged[start - 1].id in unfolded:
+                start -= 1
+            start = opening(roles, start, settings.window_start_on)
         return merged[start:]
 
     def _request(
