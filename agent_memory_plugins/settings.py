@@ -76,6 +76,9 @@ class Settings:
     question_weight: float = 0.85
     """Score factor of a record that only asks (its text ends with "?"): a question holds no fact
     but shares the words of questions put to memory. 1.0 turns it off."""
+    filler_weight: float = 0.5
+    """Score factor of a content-free turn ("ok", "Sounds fun.", "ok 14"): it says nothing, but in
+    context it shares the meaning of its neighbours. 1.0 turns it off."""
     time_boost: float = 1.0
     """How much a query's time expression ("in May 2023", "last week") lifts records from that
     time: their score is multiplied by ``1 + time_boost`` (0 turns it off)."""
@@ -158,7 +161,8 @@ class Settings:
             raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
         if not isinstance(self.consolidate, bool):
             raise ConfigurationError(f"consolidate must be true or false, got {self.consolidate!r}")
-        for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight"):
+        for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight",
+                     "filler_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigurationError(f"{name} must be a number in [0, 1], got {value!r}")
