@@ -122,6 +122,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
         self.consolidator = resolve_consolidator(consolidator)
         self._review: collections.deque[str] = collections.deque()
+        self._paraphrases: collections.deque[str] = collections.deque()
         self._ttl_by_kind = self.settings.ttl_by_kind()
         self._next_sweep = 0.0
         self._closed = False
