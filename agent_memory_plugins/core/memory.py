@@ -43,6 +43,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 FOLD_PASSES = 3
 """Folding passes one drain makes (a fold that raced another process is retried)."""
+WORKER_STOP_SECONDS = 1.0
+"""How long ``close`` waits for the worker thread to end (after that it ends on its own: a stopped
+indexer writes nothing, and the worker only loads a model or waits outside the index lock)."""
 _OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
 _DEFAULT: Any = object()
 """Marks a keyword the caller did not pass (so ``None`` can mean "no limit")."""
@@ -157,14 +160,23 @@ class MemoryCore(ConversationMemory, LongTermMemory):
                 self._worker.wake()
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def close(self) -> None:
-        """Stop the worker and close the stores. Queued indexing resumes on the next open."""
+    def close(self, *, flush: bool = False) -> None:
+        """Stop the background worker and close the stores; a second call does nothing.
+
+        Every write is already durable. ``close()`` is quick and bounded: it waits for the batch
+        the worker is writing (at most ``index_batch_size`` records; a model that is still loading
+        is not waited for) and leaves the rest queued: indexing and folding resume when the
+        folder is opened again. ``close(flush=True)`` first indexes and folds everything written
+        so far (as :meth:`flush`; it waits for the embedding model).
+        """
         if self._closed:
             return
+        if flush:
+            self.flush()
         self._closed = True
         self.indexer.stop()
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.stop(WORKER_STOP_SECONDS)
         with self._index_lock:
             self.index.close()
             self.store.close()
@@ -373,6 +385,8 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         try:
             self._drain(force=False)
         except Exception as error:
+            if self._closed:  # closed while this batch waited for a model: the rest stays queued
+                return
             log.warning("agent-memory background indexing failed: %s", error)
             self._last_error = error
             raise
