@@ -115,7 +115,7 @@ class LongTermMemory:
         # only exact repeats are found here; the background worker decides the rest (paraphrased
         # repeat, update of the same subject) once it has the model (_review_pending).
         deferred = not self.embedder.ready()
-        candidates = self._similar_memories(record, vectors=not deferred)
+        candidates = self._similar_memories(record, with_vectors=not deferred)
         decision = decide(record.text, record.key, candidates, self.settings.consolidation_threshold)
         if deferred and decision.action != "duplicate":
             decision = Decision("new")
@@ -145,10 +145,10 @@ class LongTermMemory:
                 if record_id not in found or found[record_id].record.superseded_by is not None:
                     continue
                 record = found[record_id].record
-                similar = [(other, score) for other, score in self._similar_memories(record)
-                           if other.id != record.id and other.created_at <= record.created_at]  # older only
-                decision = decide(record.text, record.key, similar, self.settings.consolidation_threshold)
-                self._apply(record, decision, {other.id for other, _ in similar})
+                older = [(other, score) for other, score in self._similar_memories(record)
+                         if other.id != record.id and other.created_at <= record.created_at]
+                decision = decide(record.text, record.key, older, self.settings.consolidation_threshold)
+                self._apply(record, decision, {other.id for other, _ in older})
         while self._review and self.consolidator is not None:
             record_id = self._review.popleft()
             with self._index_lock:
@@ -177,10 +177,10 @@ class LongTermMemory:
                 self.store.mark_superseded(record.id, record.user_id, older, record.created_at.timestamp())
 
     def _similar_memories(
-        self, record: MemoryRecord, vectors: bool = True
+        self, record: MemoryRecord, with_vectors: bool = True
     ) -> list[tuple[MemoryRecord, float | None]]:
         """Active stored memories of the same user and kind that may say the same thing, with their
-        embedding similarity (``vectors=False``: by subject and words only, similarity ``None``)."""
+        embedding similarity (``with_vectors=False``: by subject and words only, similarity ``None``)."""
         filters = Filters(record.user_id, kinds=(record.kind,))
         ids: dict[str, None] = {}
         if record.key is not None:
@@ -188,7 +188,7 @@ class LongTermMemory:
             ids.update((row.record.id, None) for row in same_key)
         similar_words = self.store.keyword_candidates(query_terms(record.text), filters, CONSOLIDATION_NEIGHBOURS)
         ids.update((i, None) for i, _ in similar_words)
-        if not vectors:
+        if not with_vectors:
             rows = self.store.get_matching(list(ids), filters)
             return [(row.record, None) for row in rows.values() if row.record.superseded_by is None]
         vector = self.embedder.embed([record.text])[0]
