@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -170,6 +171,7 @@ class Settings:
                 or self.expiry_interval <= 0:
             raise ConfigurationError(f"expiry_interval must be a number > 0, got {self.expiry_interval!r}")
         self.ttl_by_kind()
+        check_collection_name(self.chroma_collection)
         if self.durability not in ("full", "normal"):
             raise ConfigurationError(f"durability must be 'full' or 'normal', got {self.durability!r}")
 
@@ -194,6 +196,23 @@ class Settings:
                                          "s, m, h, d or w (e.g. 7d)")
             found[kind] = seconds
         return found
+
+
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def check_collection_name(name: object) -> None:
+    """Raise :class:`ConfigurationError` unless ``name`` is a valid Chroma collection name: 3 to
+    512 letters, digits, ``.``, ``_`` or ``-``, starting and ending with a letter or digit, no
+    ``..``, not an IPv4 address (Chroma's own rules, checked before Chroma fails on them)."""
+    valid = (isinstance(name, str) and _COLLECTION_NAME.fullmatch(name) is not None and ".." not in name
+             and _IPV4.fullmatch(name) is None)
+    if not valid:
+        raise ConfigurationError(
+            "chroma_collection must be 3 to 512 letters, digits, '.', '_' or '-', starting and ending with "
+            f"a letter or digit (no '..', not an IP address), got {name!r}"
+        )
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
