@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -29,9 +30,12 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
 
     The session is the run's ``config["configurable"]["thread_id"]``; the user is
     ``config["configurable"]["user_id"]``, else ``user_id`` of the runtime context (a dict or an
-    object), else the ``session_id`` / ``user_id`` given here. One instance serves every user and
-    thread; memories never cross users. Works with or without a checkpointer: without one, earlier
-    turns come from the core (pass only the new messages each run).
+    object), else the ``session_id`` / ``user_id`` given here. A run with no user from any of them
+    is stored under ``"default"`` and warns once (pass ``user_id="default"`` for a single-user
+    app). One instance serves every user and thread; memories never cross users. Works with or
+    without a checkpointer: without one, earlier turns come from the core (pass only the new
+    messages each run). The model sees the core's window (opening on a user turn) and, before
+    it, the messages that left it but are not folded into the summary yet.
 
     Setup::
 
@@ -56,7 +60,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         *,
         core: MemoryCore,
         session_id: str = "default",
-        user_id: str = "default",
+        user_id: str | None = None,
         k: int = 5,
         kinds: Sequence[str] | None = None,
     ) -> None:
@@ -64,6 +68,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         self.core = core
         self.session_id = session_id
         self.user_id = user_id
+        self._warned = False
         self.k = k
         self.kinds = list(kinds) if kinds is not None else None
 
@@ -141,6 +146,16 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         from_context = context.get("user_id") if isinstance(context, Mapping) else getattr(context, "user_id", None)
         session = configurable.get("thread_id") or self.session_id
         user = configurable.get("user_id") or from_context or self.user_id
+        if user is None:
+            user = "default"
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    'MemoryMiddleware: this run names no user (config["configurable"]["user_id"], the '
+                    'runtime context\'s user_id or MemoryMiddleware(user_id=...)); its memory is stored '
+                    'under user "default". Pass user_id="default" to mean that.',
+                    UserWarning, stacklevel=2,
+                )
         return str(session), str(user)
 
     def _shown(self, messages: Sequence[AnyMessage], stored: Sequence[MemoryRecord]) -> list[AnyMessage]:

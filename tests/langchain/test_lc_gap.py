@@ -3,6 +3,7 @@ and opens the conversation on a user turn."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,3 +62,16 @@ def test_middleware_shows_unfolded_messages_and_opens_on_a_user_turn(unfolded: M
     sent = [m for m in model.last if not isinstance(m, SystemMessage)]
     assert all(m.text != FACT for m in sent) and isinstance(sent[0], HumanMessage)
     assert FACT in model.last[0].text  # in the summary
+
+
+def test_a_run_without_a_user_warns_once(unfolded: MemoryCore) -> None:
+    agent = create_agent(RecordingChatModel(), middleware=[MemoryMiddleware(core=unfolded)])
+    config: Any = {"configurable": {"thread_id": "t"}}
+    with pytest.warns(UserWarning, match='stored under user "default"'):
+        agent.invoke({"messages": [{"role": "user", "content": "hello"}]}, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agent.invoke({"messages": [{"role": "user", "content": "again"}]}, config)  # once only
+        named = create_agent(RecordingChatModel(), middleware=[MemoryMiddleware(core=unfolded, user_id="default")])
+        named.invoke({"messages": [{"role": "user", "content": "quiet"}]}, config)
+    assert len(unfolded.messages("t", user_id="default")) == 6
