@@ -145,7 +145,7 @@ def cmd_show(args: argparse.Namespace) -> None:
 
 def cmd_search(args: argparse.Namespace) -> None:
     """Search the user's memories."""
-    options = {} if args.wait_model else {"dense_weight": 0.0}
+    options: dict[str, Any] = {} if args.wait_model else {"dense_weight": 0.0}
     with _open(args, **options) as memory:
         _hint_users(memory, args)
         if args.wait_model:
