@@ -44,7 +44,7 @@ _FILLER_WORDS = frozenset(
     "true absolutely definitely of course got gotcha noted sweet welcome np "
     "ha oops a an the and very much super wonderful happy for".split()
 )
-_WORD = re.compile(r"[a-z']+|\d+")
+_WORD = re.compile(r"[A-Za-z']+|\d+")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -52,10 +52,12 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
 
 
-def is_filler(text: str) -> bool:
+def is_filler(text: str, vocatives: bool = False) -> bool:
     """Whether a text carries no content: acknowledgements and reactions ("ok", "Sounds fun.",
-    "Thanks, that's great!"), also with a counter ("ok 14"); a bare number alone is an answer."""
-    words = _WORD.findall(text.lower())
+    "Thanks, that's great!"), also with a counter ("ok 14"); a bare number alone is an answer.
+    ``vocatives``: names it is addressed to do not count as content ("Thanks, Melanie!")."""
+    words = [word.lower() for word in _WORD.findall(text)
+             if not (vocatives and word[:1].isupper() and word.lower() not in _FILLER_WORDS)]
     if not words or len(words) > 8:
         return False
     numbers = [word for word in words if word.isdigit()]
