@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from agent_memory_plugins import MemoryCore
@@ -11,14 +9,6 @@ from agent_memory_plugins.core.conversation.policy import fit_context, window_st
 from agent_memory_plugins.errors import ConfigurationError
 
 FACT = "My locker code is 4417."
-
-
-@pytest.fixture
-def unfolded() -> Iterator[MemoryCore]:
-    """A core whose worker never runs: nothing is folded until ``flush``."""
-    core = MemoryCore(window_messages=6, fold_batch=10, background=False)
-    yield core
-    core.close()
 
 
 def chat(core: MemoryCore, turns: int, session: str = "s") -> None:

@@ -4,7 +4,6 @@ and opens the conversation on a user turn."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,14 +15,6 @@ from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.langchain import ChatHistory, ConversationMemory, MemoryMiddleware
 
 FACT = "My locker code is 4417."
-
-
-@pytest.fixture
-def unfolded() -> Iterator[MemoryCore]:
-    """A core whose worker never runs: nothing is folded until ``flush``."""
-    core = MemoryCore(window_messages=6, fold_batch=10, background=False)
-    yield core
-    core.close()
 
 
 def told(core: MemoryCore) -> None:

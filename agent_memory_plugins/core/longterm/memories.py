@@ -141,10 +141,9 @@ class LongTermMemory:
         while self._paraphrases:
             record_id = self._paraphrases.popleft()
             with self._index_lock:
-                found = self.store.get([record_id], None)
-                if record_id not in found or found[record_id].record.superseded_by is not None:
+                record = self._active(record_id)
+                if record is None:
                     continue
-                record = found[record_id].record
                 older = [(other, score) for other, score in self._similar_memories(record)
                          if other.id != record.id and other.created_at <= record.created_at]
                 decision = decide(record.text, record.key, older, self.settings.consolidation_threshold)
@@ -152,10 +151,9 @@ class LongTermMemory:
         while self._review and self.consolidator is not None:
             record_id = self._review.popleft()
             with self._index_lock:
-                found = self.store.get([record_id], None)
-                if record_id not in found or found[record_id].record.superseded_by is not None:
+                record = self._active(record_id)
+                if record is None:
                     continue
-                record = found[record_id].record
                 similar = [other for other, _ in self._similar_memories(record) if other.id != record.id]
             if not similar:
                 continue
@@ -166,6 +164,13 @@ class LongTermMemory:
                 continue
             with self._index_lock:
                 self._apply(record, verdict, {other.id for other in similar})
+
+    def _active(self, record_id: str) -> MemoryRecord | None:
+        """The record if it is still stored and not superseded (under the index lock)."""
+        found = self.store.get([record_id], None)
+        if record_id not in found or found[record_id].record.superseded_by is not None:
+            return None
+        return found[record_id].record
 
     def _apply(self, record: MemoryRecord, verdict: Decision, allowed: set[str]) -> None:
         if verdict.action == "duplicate" and verdict.target in allowed:
