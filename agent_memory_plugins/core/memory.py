@@ -44,7 +44,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 FOLD_PASSES = 3
 """Folding passes one drain makes (a fold that raced another process is retried)."""
-WORKER_STOP_SECONDS = 1.0
+WORKER_STOP_SECONDS = 0.1
 """How long ``close`` waits for the worker thread to end (after that it ends on its own: a stopped
 indexer writes nothing, and the worker only loads a model or waits outside the index lock)."""
 _OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
