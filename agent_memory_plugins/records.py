@@ -125,7 +125,8 @@ class MemoryContext:
     """What a model should see for one turn, already fitted to a token budget.
 
     ``summary`` is the session's running summary (may be empty), ``recalled`` the long-term hits
-    that are not already in the window, ``window`` the recent messages in order.
+    that the context does not already hold, ``window`` the recent messages in order: the session's
+    window and, before it, the messages that left it but are not folded into the summary yet.
     """
 
     session_id: str
