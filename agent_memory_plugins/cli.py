@@ -1,8 +1,11 @@
 """The ``agent-memory`` command line: look into a store, search it, import into it, clean it.
 
-Every command takes ``--path`` (or ``AGENT_MEMORY_PATH``) and ``--user``; ``--json`` prints
-machine-readable output. Errors print one line to stderr and exit with status 2 (bad input)
-or 1 (anything else).
+Every command takes ``--path`` (or ``AGENT_MEMORY_PATH``) and ``--user``, before or after the
+command; ``--json`` prints machine-readable output. Only ``add``, ``import`` and ``demo`` create a
+store: the others refuse a folder that holds none. No command loads the embedding model unless
+given ``--wait-model``: ``search`` answers by keywords, ``add`` and ``import`` leave the new
+records queued for vector indexing. Errors print one line to stderr and exit with status 2 (bad
+input) or 1 (anything else).
 """
 
 from __future__ import annotations
@@ -51,10 +54,32 @@ def _store_path(args: argparse.Namespace) -> str:
     return str(args.path or os.environ.get("AGENT_MEMORY_PATH") or "./agent_memory")
 
 
-def _open(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace, create: bool = False, **options: Any) -> Any:
+    """The store of ``--path``; only commands that write (``create``) may start a new one. No
+    background worker (it would load the embedding model): ``--wait-model`` indexes explicitly."""
     from .core.memory import MemoryCore
+    from .core.storage import DATABASE_FILE
 
-    return MemoryCore(_store_path(args))
+    path = _store_path(args)
+    if not create and not os.path.isfile(os.path.join(path, DATABASE_FILE)):
+        raise InvalidInputError(
+            f"no store at {os.path.abspath(path)}: check --path (or AGENT_MEMORY_PATH); "
+            "add, import and demo create one"
+        )
+    return MemoryCore(path, background=False, **options)
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"agent-memory: {text}\n")
+
+
+def _hint_users(memory: Any, args: argparse.Namespace) -> None:
+    """When --user was not given and the default user has nothing, say which users exist."""
+    if args.user_given or memory.stats(user_id=args.user)["records"]:
+        return
+    users = memory.users()
+    if users:
+        _note(f"user {args.user!r} has no records; users in this store: {', '.join(users)} (pass --user)")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -74,9 +99,21 @@ def cmd_stats(args: argparse.Namespace) -> None:
         _out(_table([(key, value) for key, value in stats.items()], ("stat", "value")))
 
 
+def cmd_users(args: argparse.Namespace) -> None:
+    """List the users of the store with their records and sessions."""
+    with _open(args) as memory:
+        rows = [(user, stats["records"], stats["sessions"])
+                for user in memory.users() for stats in [memory.stats(user_id=user)]]
+    if args.json:
+        _out(json.dumps([{"user_id": u, "records": r, "sessions": n} for u, r, n in rows], indent=2))
+    else:
+        _out(_table(rows, ("user", "records", "sessions")))
+
+
 def cmd_sessions(args: argparse.Namespace) -> None:
     """List the user's sessions."""
     with _open(args) as memory:
+        _hint_users(memory, args)
         rows = [(s, len(memory.messages(s, user_id=args.user))) for s in memory.sessions(user_id=args.user)]
     if args.json:
         _out(json.dumps([{"session_id": s, "messages": n} for s, n in rows], indent=2))
@@ -87,6 +124,7 @@ def cmd_sessions(args: argparse.Namespace) -> None:
 def cmd_show(args: argparse.Namespace) -> None:
     """Show a session: summary, window and message count."""
     with _open(args) as memory:
+        _hint_users(memory, args)
         summary = memory.summary_record(args.session, user_id=args.user)
         window = memory.window(args.session, user_id=args.user)
         total = len(memory.messages(args.session, user_id=args.user))
@@ -107,7 +145,13 @@ def cmd_show(args: argparse.Namespace) -> None:
 
 def cmd_search(args: argparse.Namespace) -> None:
     """Search the user's memories."""
-    with _open(args) as memory:
+    options: dict[str, Any] = {} if args.wait_model else {"dense_weight": 0.0}
+    with _open(args, **options) as memory:
+        _hint_users(memory, args)
+        if args.wait_model:
+            memory.flush()  # loads the model and indexes what earlier commands queued
+        else:
+            _note("keyword search (the embedding model is not loaded; --wait-model adds meaning)")
         hits = memory.search(args.query, user_id=args.user, k=args.k, session_id=args.session,
                              kinds=args.kind or None)
     if args.json:
@@ -120,12 +164,13 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 def cmd_add(args: argparse.Namespace) -> None:
     """Add a message (with --session) or a long-term memory."""
-    with _open(args) as memory:
+    with _open(args, create=True) as memory:
         if args.session:
             record = memory.add_message(args.session, args.role, args.text, user_id=args.user)
         else:
             record = memory.remember(args.text, user_id=args.user, kind=args.kind)
-        memory.flush()
+        if args.wait_model:
+            memory.flush()  # index it now (otherwise: on the next open that indexes)
     _out(json.dumps(_record_json(record), ensure_ascii=False) if args.json else record.id)
 
 
@@ -133,15 +178,17 @@ def cmd_import(args: argparse.Namespace) -> None:
     """Import messages from JSONL or LoCoMo-style JSON."""
     from .importers import import_file
 
-    with _open(args) as memory:
+    with _open(args, create=True) as memory:
         count = import_file(memory, args.file, default_user=args.user, progress=not args.json)
-        memory.flush()
+        if args.wait_model:
+            memory.flush()
     _out(json.dumps({"imported": count}) if args.json else f"imported {count} messages")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     """Export every record of the user as JSONL."""
     with _open(args) as memory:
+        _hint_users(memory, args)
         for record in memory.export(user_id=args.user):
             _out(json.dumps(_record_json(record), ensure_ascii=False))
 
@@ -157,7 +204,13 @@ def cmd_forget(args: argparse.Namespace) -> None:
             removed = memory.forget(session_id=args.session, user_id=args.user)
         else:
             removed = memory.forget(user_id=args.user)
-    _out(json.dumps({"removed": removed}) if args.json else f"removed {removed} records")
+        users = memory.users()
+    if args.json:
+        _out(json.dumps({"removed": removed, "users": users}))
+        return
+    _out(f"removed {removed} records")
+    if args.all and not removed:
+        _out(f"user {args.user!r} has no records; users in this store: {', '.join(users) or '(none)'}")
 
 
 def cmd_cleanup(args: argparse.Namespace) -> None:
@@ -182,6 +235,7 @@ def cmd_reindex(args: argparse.Namespace) -> None:
     """Rebuild the vector index from SQLite."""
     from .core.memory import MemoryCore
 
+    _open(args).close()  # refuse a folder without a store
     with MemoryCore(_store_path(args), embedder=args.model, reindex=True) as memory:
         queued = memory.reindex()
     _out(json.dumps({"reindexed": queued}) if args.json else f"reindexed {queued} records")
@@ -196,11 +250,17 @@ def cmd_compact(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agent-memory``."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--path", help="store folder (default: $AGENT_MEMORY_PATH or ./agent_memory)")
-    common.add_argument("--user", default=None, help="user id (default: 'default')")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
     parser = argparse.ArgumentParser(prog="agent-memory", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    # the same options before the command (defaults here) and after it (SUPPRESS: not given
+    # after the command leaves what was given before it)
+    for target, default in ((parser, None), (common, argparse.SUPPRESS)):
+        target.add_argument("--path", default=default,
+                            help="store folder (default: $AGENT_MEMORY_PATH or ./agent_memory)")
+        target.add_argument("--user", default=default, help="user id (default: 'default')")
+        target.add_argument("--json", action="store_true", default=default or False, help="machine-readable output")
+        target.add_argument("--wait-model", action="store_true", default=default or False,
+                            help="load the embedding model: index what is queued, search by meaning too")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
@@ -210,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("demo", cmd_demo, "run a short demo of the core (in a temporary folder unless --path)")
     add("stats", cmd_stats, "counts of records, sessions, users and pending indexing")
+    add("users", cmd_users, "list the users of the store")
     add("sessions", cmd_sessions, "list the user's sessions")
     show = add("show", cmd_show, "show a session: summary and window")
     show.add_argument("session")

@@ -31,8 +31,17 @@ CONVERSATIONS = {
 
 
 def run(path: str | None = None, say: Callable[[str], None] = print) -> None:
-    """Run the demo in ``path`` (a temporary folder by default), writing through ``say``."""
-    folder = path or tempfile.mkdtemp(prefix="agent-memory-demo-")
+    """Run the demo in ``path`` (a temporary folder by default, removed at the end), writing
+    through ``say``."""
+    if path is not None:
+        _tour(path, say)
+        return
+    with tempfile.TemporaryDirectory(prefix="agent-memory-demo-") as folder:
+        _tour(folder, say)
+        say(f"Removed the temporary store {folder} (pass --path to keep one).")
+
+
+def _tour(folder: str, say: Callable[[str], None]) -> None:
     say(f"Store: {folder} (SQLite + embedded Chroma)\n")
     start = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
     with MemoryCore(folder, window_messages=4, fold_batch=2) as memory:
@@ -51,8 +60,9 @@ def run(path: str | None = None, say: Callable[[str], None] = print) -> None:
         if summary:
             say(f"  covers {len(summary.covers)} messages")
         query = "what food should I avoid when I book dinner?"
-        say(f"\nRecall for maya: {query!r}")
-        for hit in memory.search(query, user_id="maya", k=3):
+        say(f"\nRecall for maya's next turn in 'wednesday': {query!r}")
+        say("  (what the window and summary already show is not repeated; small talk ranks low)")
+        for hit in memory.context("wednesday", query, user_id="maya", k=3).recalled:
             parts = ", ".join(
                 f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
                 for key, value in hit.explain.items()

@@ -160,7 +160,8 @@ class MemoryContext:
 
     ``blocks`` are the working-memory blocks (the user's, then the session's; always first),
     ``summary`` is the session's running summary (may be empty), ``recalled`` the long-term hits
-    that are not already in the window, ``window`` the recent messages in order.
+    that the context does not already hold, ``window`` the recent messages in order: the session's
+    window and, before it, the messages that left it but are not folded into the summary yet.
     """
 
     session_id: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -40,6 +41,10 @@ class Settings:
     """How many recent messages a session's window keeps (``None``: no count limit)."""
     window_tokens: int | None = None
     """Token budget of the window (``None``: no token limit)."""
+    window_start_on: str | None = "user"
+    """Role the window opens on (like LangChain's ``trim_messages(start_on="human")``): older
+    messages before the first one of that role leave it, as many providers reject a conversation
+    that does not start with a user turn. ``None``: the window opens wherever the limits put it."""
     summary_tokens: int = 400
     """Token budget of a session's running summary."""
     fold_batch: int = 10
@@ -81,6 +86,9 @@ class Settings:
     question_weight: float = 0.85
     """Score factor of a record that only asks (its text ends with "?"): a question holds no fact
     but shares the words of questions put to memory. 1.0 turns it off."""
+    filler_weight: float = 0.5
+    """Score factor of a content-free turn ("ok", "Sounds fun.", "ok 14"): it says nothing, but in
+    context it shares the meaning of its neighbours. 1.0 turns it off."""
     time_boost: float = 1.0
     """How much a query's time expression ("in May 2023", "last week") lifts records from that
     time: their score is multiplied by ``1 + time_boost`` (0 turns it off)."""
@@ -147,6 +155,12 @@ class Settings:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
+        from .records import ROLES
+
+        if self.window_start_on is not None and self.window_start_on not in ROLES:
+            raise ConfigurationError(
+                f"window_start_on must be one of {', '.join(ROLES)} or None, got {self.window_start_on!r}"
+            )
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
             "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns", "database_pool_size",
@@ -170,7 +184,8 @@ class Settings:
             raise ConfigurationError("recency_half_life_days must be > 0 and index_interval >= 0")
         if not isinstance(self.consolidate, bool):
             raise ConfigurationError(f"consolidate must be true or false, got {self.consolidate!r}")
-        for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight"):
+        for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight",
+                     "filler_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigurationError(f"{name} must be a number in [0, 1], got {value!r}")
@@ -178,6 +193,7 @@ class Settings:
                 or self.expiry_interval <= 0:
             raise ConfigurationError(f"expiry_interval must be a number > 0, got {self.expiry_interval!r}")
         self.ttl_by_kind()
+        check_collection_name(self.chroma_collection)
         if self.durability not in ("full", "normal"):
             raise ConfigurationError(f"durability must be 'full' or 'normal', got {self.durability!r}")
 
@@ -202,6 +218,23 @@ class Settings:
                                          "s, m, h, d or w (e.g. 7d)")
             found[kind] = seconds
         return found
+
+
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def check_collection_name(name: object) -> None:
+    """Raise :class:`ConfigurationError` unless ``name`` is a valid Chroma collection name: 3 to
+    512 letters, digits, ``.``, ``_`` or ``-``, starting and ending with a letter or digit, no
+    ``..``, not an IPv4 address (Chroma's own rules, checked before Chroma fails on them)."""
+    valid = (isinstance(name, str) and _COLLECTION_NAME.fullmatch(name) is not None and ".." not in name
+             and _IPV4.fullmatch(name) is None)
+    if not valid:
+        raise ConfigurationError(
+            "chroma_collection must be 3 to 512 letters, digits, '.', '_' or '-', starting and ending with "
+            f"a letter or digit (no '..', not an IP address), got {name!r}"
+        )
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}

@@ -29,6 +29,14 @@ def memory() -> Iterator[MemoryCore]:
 
 
 @pytest.fixture
+def unfolded() -> Iterator[MemoryCore]:
+    """A core whose worker never runs: nothing is folded until ``flush`` (window 6, fold_batch 10)."""
+    core = MemoryCore(window_messages=6, fold_batch=10, background=False)
+    yield core
+    core.close()
+
+
+@pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     """A folder for an on-disk store."""
     return tmp_path / "store"

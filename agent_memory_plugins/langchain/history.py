@@ -22,7 +22,8 @@ class ChatHistory(BaseChatMessageHistory):
     """One session's chat history, kept by a :class:`~agent_memory_plugins.MemoryCore`.
 
     ``messages`` is what a model should see: the session's running summary as a
-    ``SystemMessage`` (once messages have left the window), then the window of recent messages.
+    ``SystemMessage`` (once messages have left the window), then the recent messages: the window
+    (opened on a user turn) and, before it, those that left it but are not summarized yet.
     Everything ever added stays in the store: it is summarized and searchable, and survives
     restarts when the core lives on disk. Tool calls (``AIMessage.tool_calls``) and
     ``ToolMessage`` results come back as the same types with the same fields.

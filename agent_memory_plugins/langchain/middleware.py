@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -9,11 +10,14 @@ from langchain.agents.middleware import AgentMiddleware, AgentState, ModelCallRe
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from ..core.conversation.policy import window_start
+from ..core.conversation.policy import opening, window_start
 from ..core.memory import MemoryCore
 from ..records import Block, Hit, MemoryContext, MemoryRecord
 from .messages import message_id, record_to_message, role_of, text_of, to_core_messages
 from .scope import run_scope
+
+_NO_USER = "\x00no user"
+"""Stands for "the run names no user" (no user id can hold a control character)."""
 
 __all__ = ["MemoryMiddleware"]
 
@@ -30,9 +34,12 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
 
     The session is the run's ``config["configurable"]["thread_id"]``; the user is
     ``config["configurable"]["user_id"]``, else ``user_id`` of the runtime context (a dict or an
-    object), else the ``session_id`` / ``user_id`` given here. One instance serves every user and
-    thread; memories never cross users. Works with or without a checkpointer: without one, earlier
-    turns come from the core (pass only the new messages each run).
+    object), else the ``session_id`` / ``user_id`` given here. A run with no user from any of them
+    is stored under ``"default"`` and warns once (pass ``user_id="default"`` for a single-user
+    app). One instance serves every user and thread; memories never cross users. Works with or
+    without a checkpointer: without one, earlier turns come from the core (pass only the new
+    messages each run). The model sees the core's window (opening on a user turn) and, before
+    it, the messages that left it but are not folded into the summary yet.
 
     Setup::
 
@@ -57,7 +64,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         *,
         core: MemoryCore,
         session_id: str = "default",
-        user_id: str = "default",
+        user_id: str | None = None,
         k: int = 5,
         kinds: Sequence[str] | None = None,
     ) -> None:
@@ -65,6 +72,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
         self.core = core
         self.session_id = session_id
         self.user_id = user_id
+        self._warned = False
         self.k = k
         self.kinds = list(kinds) if kinds is not None else None
 
@@ -76,7 +84,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     ) -> ModelCallResult[Any]:
         """Show the model summary + recalled memories (system prompt) and the window."""
         session, user = self._scope(request.runtime)
-        shown = self._shown(request.messages, self.core.window(session, user_id=user))
+        shown = self._shown(request.messages, self.core.recent(session, user_id=user))
         query = _latest_user_text(shown)
         hits = self._recall(query, user, len(shown))
         summary = self.core.summary(session, user_id=user)
@@ -90,7 +98,7 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     ) -> ModelCallResult[Any]:
         """Async twin of :meth:`wrap_model_call`."""
         session, user = self._scope(request.runtime)
-        shown = self._shown(request.messages, await self.core.awindow(session, user_id=user))
+        shown = self._shown(request.messages, await self.core.arecent(session, user_id=user))
         query = _latest_user_text(shown)
         hits = await self._arecall(query, user, len(shown))
         summary = await self.core.asummary(session, user_id=user)
@@ -136,22 +144,41 @@ class MemoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
     # -- translation --------------------------------------------------------------------------
     def _scope(self, runtime: Runtime[Any] | None) -> tuple[str, str]:
         """(session, user) of the current run."""
-        return run_scope(getattr(runtime, "context", None), self.session_id, self.user_id)
+        session, user = run_scope(getattr(runtime, "context", None), self.session_id, self.user_id or _NO_USER)
+        if user == _NO_USER:
+            user = "default"
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    'MemoryMiddleware: this run names no user (config["configurable"]["user_id"], the '
+                    'runtime context\'s user_id or MemoryMiddleware(user_id=...)); its memory is stored '
+                    'under user "default". Pass user_id="default" to mean that.',
+                    UserWarning, stacklevel=2,
+                )
+        return session, user
 
     def _shown(self, messages: Sequence[AnyMessage], stored: Sequence[MemoryRecord]) -> list[AnyMessage]:
-        """Earlier turns the state lacks (from the core) + the state, trimmed to the core's window."""
+        """Earlier turns the state lacks (from the core) + the state, trimmed to the core's window;
+        ``stored`` (:meth:`MemoryCore.recent`) also stay: they are not in the summary yet."""
         in_state = {message.id for message in messages if message.id}
         earlier: list[AnyMessage] = [
             record_to_message(record) for record in stored if message_id(record) not in in_state  # type: ignore[misc]
         ]
         merged = earlier + list(messages)
         settings = self.core.settings
+        roles = [role_of(message) for message in merged]
         start = window_start(
-            [role_of(message) for message in merged],
+            roles,
             [self.core.count_tokens(text_of(message)) for message in merged],
             settings.window_messages,
             settings.window_tokens,
+            settings.window_start_on,
         )
+        unfolded = {message_id(record) for record in stored}
+        if start > 0 and merged[start - 1].id in unfolded:  # left the window, not folded yet
+            while start > 0 and merged[start - 1].id in unfolded:
+                start -= 1
+            start = opening(roles, start, settings.window_start_on)
         return merged[start:]
 
     def _request(

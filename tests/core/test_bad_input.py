@@ -134,8 +134,8 @@ def test_environment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         MemoryCore(background=False)
 
 
-def test_second_open_of_embedded_store_is_refused(store_path: Path) -> None:
+def test_second_open_of_embedded_store_with_other_settings_is_refused(store_path: Path) -> None:
     with MemoryCore(store_path, background=False), pytest.raises(StoreInUseError, match="chroma_url"):
-        MemoryCore(store_path, background=False)
+        MemoryCore(store_path, background=False, window_messages=3)
     with MemoryCore(store_path, background=False) as again:  # released on close
         assert again.stats()["records"] == 0

@@ -69,6 +69,7 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path, capsys: pytest.Capt
     path = str(tmp_path / "store")
     status, _, err = run(capsys, "forget", "--path", path)
     assert status == 2 and "forget needs" in err
+    MemoryCore(path, background=False).close()
     status, _, err = run(capsys, "forget", "--id", "not-an-id", "--path", path)
     assert status == 2 and "memory_id" in err
     status, _, err = run(capsys, "show", "nope", "--path", path)
@@ -129,6 +130,58 @@ def test_store_path_from_environment(tmp_path: Path, capsys: pytest.CaptureFixtu
     sessions = json.loads(run(capsys, "sessions", "--user", "kim", "--json")[1])
     assert sessions == [{"session_id": "s", "messages": 3}]
     other = tmp_path / "flag-wins"
-    assert run(capsys, "stats", "--path", str(other), "--json")[0] == 0
+    assert run(capsys, "add", "a note", "--path", str(other))[0] == 0
     assert (other / "memory.db").is_file()
-    assert json.loads(run(capsys, "stats", "--path", str(other), "--json")[1])["records"] == 0
+    assert json.loads(run(capsys, "stats", "--path", str(other), "--json")[1])["records"] == 1
+
+
+def test_global_options_before_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "store")
+    assert run(capsys, "--path", path, "--user", "eve", "add", "I keep bees")[0] == 0
+    status, out, _ = run(capsys, "--path", path, "--json", "stats")
+    assert status == 0 and json.loads(out)["records"] == 1
+    status, out, _ = run(capsys, "--path", path, "search", "bees", "--user", "eve", "--json")
+    assert status == 0 and json.loads(out)[0]["record"]["text"] == "I keep bees"
+
+
+def test_a_mistyped_path_is_not_a_new_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "agent_memroy"
+    for command in (["stats"], ["sessions"], ["search", "x"], ["export"], ["show", "s"], ["users"],
+                    ["forget", "--all"], ["cleanup"]):
+        status, _, err = run(capsys, *command, "--path", str(typo))
+        assert status == 2 and "no store at" in err and "--path" in err, command
+    assert not typo.exists()
+
+
+def test_users_and_hints_when_the_default_user_has_nothing(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "store")
+    with MemoryCore(path, background=False) as memory:
+        memory.add_message("trip", "user", "I fly to Nairobi", user_id="alice")
+        memory.remember("Bob likes tea", user_id="bob")
+    status, out, _ = run(capsys, "users", "--path", path, "--json")
+    assert status == 0 and json.loads(out) == [
+        {"user_id": "alice", "records": 1, "sessions": 1}, {"user_id": "bob", "records": 1, "sessions": 0},
+    ]
+    for command in (["sessions"], ["search", "Nairobi"], ["export"]):
+        status, _, err = run(capsys, *command, "--path", path)
+        assert status == 0 and "users in this store: alice, bob" in err, command
+    status, out, _ = run(capsys, "forget", "--all", "--path", path)
+    assert status == 0 and "removed 0 records" in out and "alice, bob" in out
+    status, _, err = run(capsys, "sessions", "--user", "alice", "--path", path)
+    assert status == 0 and "users in this store" not in err
+
+
+def test_add_and_search_do_not_load_the_model_unless_asked(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "store")
+    assert run(capsys, "add", "I keep bees in Ghent", "--path", path)[0] == 0
+    with MemoryCore(path, background=False) as memory:
+        assert memory.stats()["pending_index"] > 0  # queued, not embedded
+    status, out, err = run(capsys, "search", "Ghent", "--path", path, "--json")
+    assert status == 0 and json.loads(out)[0]["record"]["text"] == "I keep bees in Ghent"
+    assert "keyword search" in err and "dense_score" not in json.loads(out)[0]["explain"]
+    status, out, err = run(capsys, "search", "where are my insects?", "--wait-model", "--path", path, "--json")
+    assert status == 0 and json.loads(out)[0]["explain"].get("dense_score") is not None
+    with MemoryCore(path, background=False) as memory:
+        assert memory.stats()["pending_index"] == 0

@@ -22,3 +22,15 @@ def test_doc_snippets_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         mem = namespace.get("mem")
         if mem is not None:
             mem.close()  # type: ignore[attr-defined]
+
+
+def test_docs_lead_with_create_agent_and_keep_classic_chains_as_migration() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+    assert "create_agent" in sections[0]
+    classic = next(i for i, title in enumerate(sections) if title.startswith("Classic chains"))
+    assert text.index("### ConversationMemory") > text.index(f"## {sections[classic]}")
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    langchain = readme[readme.index("## LangChain"):readme.index("## LlamaIndex")]
+    assert langchain.index("create_agent") < langchain.index("ConversationChain")
+    assert "Migrating from classic chains" in langchain

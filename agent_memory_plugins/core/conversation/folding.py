@@ -24,6 +24,9 @@ from .summarizer import Summarizer
 
 TOKEN_WINDOW_SCAN = 1000
 """Most messages a token-only window (``window_messages=None``) looks back over."""
+UNFOLDED_SCAN = 200
+"""Most messages that left the window and are not folded yet that :meth:`Conversations.shown_rows`
+shows (more only wait during a bulk import; the oldest of them reach the summary first)."""
 
 
 class Conversations:
@@ -49,13 +52,25 @@ class Conversations:
 
     def window_rows(self, session: str, user: str) -> list[StoredRow]:
         """The session's messages that the window keeps, oldest first."""
-        limit = self.settings.window_messages or TOKEN_WINDOW_SCAN
+        tail = self.store.session_tail(user, session, self.settings.window_messages or TOKEN_WINDOW_SCAN)
+        return tail[self._window_start(tail):]
+
+    def shown_rows(self, session: str, user: str) -> list[StoredRow]:
+        """What a model must see beside the summary, oldest first: the window, preceded by the
+        messages that left it but are not folded into the summary yet (so no message is ever in
+        neither; they leave as soon as the worker folds them)."""
+        limit = (self.settings.window_messages or TOKEN_WINDOW_SCAN) + UNFOLDED_SCAN
         tail = self.store.session_tail(user, session, limit)
-        start = window_start(
-            [row.record.role for row in tail], [row.tokens for row in tail],
-            self.settings.window_messages, self.settings.window_tokens,
-        )
+        start = self._window_start(tail)
+        while start > 0 and not tail[start - 1].summarized:
+            start -= 1
         return tail[start:]
+
+    def _window_start(self, tail: list[StoredRow]) -> int:
+        return window_start(
+            [row.record.role for row in tail], [row.tokens for row in tail],
+            self.settings.window_messages, self.settings.window_tokens, self.settings.window_start_on,
+        )
 
     def touched(self, sessions: set[tuple[str, str]]) -> None:
         """Sessions that gained (or lost) messages: the next drain checks whether they fold."""

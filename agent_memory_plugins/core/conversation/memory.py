@@ -103,6 +103,14 @@ class ConversationMemory:
     def _window_rows(self, session: str, user: str) -> list[StoredRow]:
         return self.conversations.window_rows(session, user)
 
+    def recent(self, session_id: str, *, user_id: str = "default") -> list[MemoryRecord]:
+        """What a model must see beside the summary, oldest first: the window, preceded by the
+        messages that left it and are not folded into the summary yet (the background worker
+        folds them in batches of ``fold_batch``; until then they are shown as they were said)."""
+        return [row.record for row in self.conversations.shown_rows(
+            check.check_id(session_id, "session_id"), check.check_id(user_id, "user_id")
+        )]
+
     def summary(self, session_id: str, *, user_id: str = "default") -> str:
         """The session's running summary ('' until something has left the window)."""
         row = self.store.summary(check.check_id(user_id, "user_id"), check.check_id(session_id, "session_id"))
@@ -129,10 +137,13 @@ class ConversationMemory:
         max_tokens: int | None = None,
         k: int = 5,
     ) -> MemoryContext:
-        """Working-memory blocks + summary + recalled memories not already in the window + the
-        window, within a budget (blocks come first and count in it).
+        """Working-memory blocks + summary + recalled memories not already shown + the recent
+        messages, within a budget (blocks come first and count in it).
 
-        ``query=None`` recalls for the latest user message of the window; ``k=0`` skips recall.
+        The recent messages are :meth:`recent`: the window and, before it, the messages that left
+        it but are not folded into the summary yet. Recall never repeats what the context holds
+        (those messages and the session's summary). ``query=None`` recalls for the latest user
+        message; ``k=0`` skips recall.
         """
         session = check.check_id(session_id, "session_id")
         user = check.check_id(user_id, "user_id")
@@ -140,7 +151,7 @@ class ConversationMemory:
         if max_tokens is not None and bad_budget:
             raise InvalidInputError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
         check.check_count(k, "k", 0)
-        window = self._window_rows(session, user)
+        window = self.conversations.shown_rows(session, user)
         blocks = [block for block in self.blocks(user_id=user, session_id=session) if block.text.strip()]
         summary_row = self.store.summary(user, session)
         if query is None:
@@ -148,10 +159,8 @@ class ConversationMemory:
         hits: list[Hit] = []
         if query and k > 0:
             shown = {row.record.id for row in window}
-            if summary_row is not None:
-                shown.add(summary_row.record.id)
-            hits = [hit for hit in self.search(query, user_id=user, k=k + len(shown))
-                    if hit.record.id not in shown][:k]
+            hits = [hit for hit in self.search(query, user_id=user, k=k + len(shown) + 1)
+                    if not _held(hit.record, shown, session)][:k]
         summary_text = summary_row.record.text if summary_row else ""
         fit = fit_context(
             summary_row.tokens if summary_row else 0,
@@ -160,6 +169,7 @@ class ConversationMemory:
             max_tokens,
             [row.record.role for row in window],
             [self.count_tokens(block.render()) for block in blocks],
+            self.settings.window_start_on,
         )
         kept_hits = [hits[i] for i in fit.hit_indexes]
         return MemoryContext(
@@ -171,3 +181,9 @@ class ConversationMemory:
             + (1 if summary_text and not fit.include_summary else 0),
             blocks=[blocks[i] for i in fit.block_indexes],
         )
+
+
+def _held(record: MemoryRecord, shown: set[str], session: str) -> bool:
+    """Whether the context already holds ``record``: one of its messages, or the session's summary
+    (any summary of the session: a fold may have replaced the one read a moment ago)."""
+    return record.id in shown or (record.kind == "summary" and record.session_id == session)

@@ -14,12 +14,15 @@ def window_start(
     token_counts: Sequence[int],
     max_messages: int | None,
     max_tokens: int | None,
+    start_on: str | None = None,
 ) -> int:
     """Index of the first message of the window over a session's messages (oldest first).
 
     The window is the longest run of newest messages within ``max_messages`` and ``max_tokens``;
     the newest message is always in it, even when alone it is over the token budget. A window never
-    opens on a tool result whose call fell out: such results leave with their call.
+    opens on a tool result whose call fell out: such results leave with their call. With
+    ``start_on`` (a role, e.g. ``"user"``) it opens on the first message of that role it holds,
+    as LangChain's ``trim_messages(start_on="human")`` does (unless it holds none).
     """
     if len(roles) != len(token_counts):
         raise ValueError("roles and token_counts must have the same length")
@@ -37,7 +40,7 @@ def window_start(
             break
         used += cost
         start = candidate
-    return skip_orphan_tool_results(roles, start)
+    return opening(roles, start, start_on)
 
 
 def skip_orphan_tool_results(roles: Sequence[str], start: int) -> int:
@@ -45,6 +48,16 @@ def skip_orphan_tool_results(roles: Sequence[str], start: int) -> int:
     while start < len(roles) - 1 and roles[start] == "tool":
         start += 1
     return start
+
+
+def opening(roles: Sequence[str], start: int, start_on: str | None) -> int:
+    """Where a run of messages from ``start`` may open: past orphan tool results and, with
+    ``start_on``, on the first message of that role (``start`` unchanged when none follows)."""
+    start = skip_orphan_tool_results(roles, start)
+    if start_on is None:
+        return start
+    first = next((i for i in range(start, len(roles)) if roles[i] == start_on), None)
+    return start if first is None else first
 
 
 def should_fold(pending: int, fold_batch: int, force: bool) -> bool:
@@ -70,14 +83,15 @@ def fit_context(
     max_tokens: int | None,
     window_roles: Sequence[str] | None = None,
     block_tokens: Sequence[int] = (),
+    start_on: str | None = None,
 ) -> ContextFit:
     """Fit working-memory blocks + summary + recalled hits + window into ``max_tokens``.
 
     Priority: the newest message, then the blocks in order, then the summary, then hits in rank
     order, then older window
     messages newest first (the window stays contiguous: once one does not fit, older ones are
-    dropped too, and it never opens on a tool result: pass ``window_roles`` for that).
-    ``max_tokens=None`` keeps everything.
+    dropped too, and it never opens on a tool result, nor, with ``start_on``, on another role than
+    that one: pass ``window_roles`` for that). ``max_tokens=None`` keeps everything.
     """
     if max_tokens is None:
         total = sum(block_tokens) + summary_tokens + sum(hit_tokens) + sum(window_tokens)
@@ -104,7 +118,7 @@ def fit_context(
         start -= 1
         used += window_tokens[start]
     if window_roles is not None:  # a tool result never opens the context without its call
-        kept = skip_orphan_tool_results(window_roles, start)
+        kept = opening(window_roles, start, start_on if start > 0 else None)  # trimmed: re-open
         used -= sum(window_tokens[start:kept])
         start = kept
     return ContextFit(include_summary, hits, start, used, tuple(blocks))

@@ -7,12 +7,13 @@ on the write path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ...errors import ConfigurationError
 from ...records import MemoryRecord
-from ..longterm.salience import sentence_salience, split_sentences
+from ..longterm.salience import is_filler, sentence_salience, split_sentences
 from .tokens import TokenCounter, approximate_tokens
 
 
@@ -26,10 +27,15 @@ class Summarizer(Protocol):
 
 
 class ExtractiveSummarizer:
-    """Keeps the sentences that carry names, numbers, dates and first-person facts.
+    """An offline digest: who said what, and when; the sentences that carry facts.
 
-    Each kept sentence is prefixed with who said it. When the summary would exceed its budget the
-    least salient sentences go first; the survivors stay in the order they were said.
+    The summary is one line per day and speaker, ``[2025-03-05] Maya: sentence. sentence.``, the
+    speaker taken from the message metadata (``speaker`` or ``name``) or its role. Kept are the
+    sentences that carry names, numbers, dates and first-person facts; small talk ("Wow, thanks
+    Mel!") goes. A sentence that only points back ("I ordered a new one for $89.") keeps the
+    sentence before it, which names its subject. When the digest would exceed its budget the
+    sentences with the fewest facts for their length go first; the rest stay in the order they
+    were said.
     """
 
     def __init__(self, token_counter: TokenCounter = approximate_tokens, min_salience: float = 0.3) -> None:
@@ -37,31 +43,93 @@ class ExtractiveSummarizer:
         self.min_salience = min_salience
 
     def summarize(self, previous: str, messages: Sequence[MemoryRecord], max_tokens: int) -> str:
-        """Merge the previous summary's lines with the salient sentences of ``messages``."""
-        lines = [line for line in previous.splitlines() if line.strip()]
+        """Merge the previous digest with the fact-bearing sentences of ``messages``."""
+        units = _parse(previous)
         for message in messages:
             who = _speaker(message)
-            for sentence in split_sentences(message.text):
-                if sentence_salience(sentence) >= self.min_salience:
-                    lines.append(f"{who}: {sentence}")
-        return self._fit(lines, max_tokens)
+            day = message.timestamp.date().isoformat()
+            sentences = split_sentences(_without_speaker(message.text, who))
+            for position, sentence in enumerate(sentences):
+                if not self._worth_keeping(sentence, who):
+                    continue
+                if position > 0 and _points_back(sentence):
+                    before = sentences[position - 1]
+                    if not _small_talk(before, who) and (not units or units[-1] != (day, who, before)):
+                        units.append((day, who, before))
+                units.append((day, who, sentence))
+        return _render(self._fit(units, max_tokens))
 
-    def _fit(self, lines: list[str], max_tokens: int) -> str:
-        costs = [self.token_counter(line) for line in lines]
-        if sum(costs) <= max_tokens:
-            return "\n".join(lines)
-        ranked = sorted(
-            range(len(lines)),
-            key=lambda i: (sentence_salience(lines[i].split(": ", 1)[-1]), i),
-            reverse=True,
-        )
+    def _worth_keeping(self, sentence: str, who: str) -> bool:
+        return not _small_talk(sentence, who) and sentence_salience(sentence) >= self.min_salience
+
+    def _fit(self, units: list[Unit], max_tokens: int) -> list[Unit]:
+        if self.token_counter(_render(units)) <= max_tokens:
+            return units
+        worth = [(_fact_count(text) + sentence_salience(text)) / max(1, self.token_counter(text))
+                 for _, _, text in units]
+        order = sorted(range(len(units)), key=lambda i: (worth[i], i), reverse=True)
         kept: set[int] = set()
-        used = 0
-        for index in ranked:
-            if used + costs[index] <= max_tokens:
-                kept.add(index)
-                used += costs[index]
-        return "\n".join(line for i, line in enumerate(lines) if i in kept)
+        for index in order:
+            trial = kept | {index}
+            if self.token_counter(_render([u for i, u in enumerate(units) if i in trial])) <= max_tokens:
+                kept = trial
+        return [unit for i, unit in enumerate(units) if i in kept]
+
+
+Unit = tuple[str, str, str]
+"""One kept sentence: (day as YYYY-MM-DD or "", speaker, sentence)."""
+_LINE = re.compile(r"^(?:\[(\d{4}-\d{2}-\d{2})\] )?([^:\n]{1,80}): (.+)$")
+_POINTS_BACK = re.compile(r"\b(one|it|that|this|those|these|them|there)\b", re.IGNORECASE)
+_FACT = re.compile(r"\d+(?:[.,:]\d+)*|(?<!^)\b[A-Z][a-z]+")
+
+
+def _parse(previous: str) -> list[Unit]:
+    """The sentences of a previous digest (an older summary's plain lines are kept whole)."""
+    units: list[Unit] = []
+    for line in previous.splitlines():
+        if not line.strip():
+            continue
+        match = _LINE.match(line.strip())
+        if match is None:
+            units.append(("", "", line.strip()))
+            continue
+        day, who, text = match.group(1) or "", match.group(2), match.group(3)
+        units.extend((day, who, sentence) for sentence in split_sentences(text))
+    return units
+
+
+def _render(units: Sequence[Unit]) -> str:
+    """One line per run of sentences with the same day and speaker."""
+    lines: list[str] = []
+    current: tuple[str, str] | None = None
+    for day, who, text in units:
+        if (day, who) == current and lines:
+            lines[-1] += " " + text
+            continue
+        current = (day, who)
+        head = f"[{day}] " if day else ""
+        lines.append(f"{head}{who}: {text}" if who else f"{head}{text}")
+    return "\n".join(lines)
+
+
+def _without_speaker(text: str, who: str) -> str:
+    """The text without a leading ``"Speaker: "`` naming its own speaker (as imports write it)."""
+    prefix = f"{who}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _small_talk(sentence: str, who: str) -> bool:
+    """Content-free, also when addressed to someone ("Thanks, Melanie!", "Hey Mel!")."""
+    return is_filler(sentence.replace(who, ""), vocatives=True)
+
+
+def _points_back(sentence: str) -> bool:
+    """Whether a sentence names its subject only by pointing back ("I ordered a new one")."""
+    return _POINTS_BACK.search(sentence) is not None and _fact_count(sentence.split(" ", 1)[-1]) <= 1
+
+
+def _fact_count(text: str) -> int:
+    return len(_FACT.findall(text))
 
 
 def _speaker(message: MemoryRecord) -> str:

@@ -58,6 +58,15 @@ class SentenceTransformerEmbedder:
             self._model = _shared_model(self.model_name)
         return self._model
 
+    def load(self) -> None:
+        """Load the model now (it is otherwise loaded on first use)."""
+        self._load()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (embedding does not wait seconds for it to load)."""
+        return self._model is not None or self.model_name in _MODELS
+
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         """Normalised embeddings of ``texts``."""
         return [row.tolist() for row in self.embed_array(texts)]
@@ -171,6 +180,17 @@ class CachedEmbedder:
     def embed(self, texts: Sequence[str]) -> list[Array]:
         """Vectors of document texts, computing only the ones not cached."""
         return self._embed(texts, "doc")
+
+    def warm(self) -> None:
+        """Load the inner embedder's model, if it has one to load (its ``load()``)."""
+        load = getattr(self.inner, "load", None)
+        if callable(load) and not self.ready():
+            load()
+
+    def ready(self) -> bool:
+        """Whether embedding now is quick: the inner embedder has no ``loaded`` flag saying that
+        its model is still to be loaded (sentence-transformers loads its model on first use)."""
+        return bool(getattr(self.inner, "loaded", True))
 
     def embed_query(self, text: str) -> Array:
         """The vector of a query (a query embedder, when the inner one has it)."""

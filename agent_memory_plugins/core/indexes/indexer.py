@@ -117,8 +117,12 @@ class Indexer:
     def index_pending(self, upto: int) -> None:
         """Index queued changes up to outbox position ``upto``, one batch per hold of the lock."""
         batch_size = self.settings.index_batch_size
+        if self.store.outbox_size():
+            self.embedder.warm()  # outside the lock: a closing store does not wait for a model to load
         while not self.stopped:
             with self.lock:
+                if self.stopped:
+                    return
                 items = self.store.claim_outbox(batch_size, upto=upto)
                 if not items:
                     return

@@ -28,12 +28,14 @@ class Worker:
         """Tell the worker there is new work."""
         self._wake.set()
 
-    def stop(self) -> None:
-        """Ask the worker to stop and wait for its current batch to finish."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Ask the worker to stop and wait for its current batch to finish (at most ``timeout``
+        seconds); True when the thread has ended."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join()
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         backoff = 0.0

@@ -55,6 +55,7 @@ class LongTermMemory:
     consolidator: Consolidator | None
     _index_lock: threading.RLock
     _review: deque[str]
+    _paraphrases: deque[str]
 
     # provided by MemoryCore
     _new_record: Callable[..., MemoryRecord]
@@ -111,8 +112,14 @@ class LongTermMemory:
         return self._consolidate(record)
 
     def _consolidate(self, record: MemoryRecord) -> MemoryRecord:
-        candidates = self._similar_memories(record)
+        # The write path never waits for a model: while the embedding model is still to be loaded,
+        # only exact repeats are found here; the background worker decides the rest (paraphrased
+        # repeat, update of the same subject) once it has the model (_review_pending).
+        deferred = not self.embedder.ready()
+        candidates = self._similar_memories(record, with_vectors=not deferred)
         decision = decide(record.text, record.key, candidates, self.settings.consolidation_threshold)
+        if deferred and decision.action != "duplicate":
+            decision = Decision("new")
         if decision.action == "duplicate" and decision.target is not None:
             self.store.record_repeat(
                 decision.target, record.created_at.timestamp(), record.text, record.importance
@@ -122,20 +129,32 @@ class LongTermMemory:
             self.store.add_superseding((record, self.count_tokens(record.text)), decision.superseded)
         else:
             self.store.add_records([(record, self.count_tokens(record.text))])
+        if deferred:
+            self._paraphrases.append(record.id)
         if self.consolidator is not None:
             self._review.append(record.id)  # a second opinion, in the background worker
         self._wake()
         return record
 
     def _review_pending(self) -> None:
-        """Apply the plugged-in consolidator's verdicts on memories written since the last drain."""
+        """Fold the paraphrased repeats that the write path could not check without the model, then
+        apply the plugged-in consolidator's verdicts on memories written since the last drain."""
+        while self._paraphrases:
+            record_id = self._paraphrases.popleft()
+            with self._index_lock:
+                record = self._active(record_id)
+                if record is None:
+                    continue
+                older = [(other, score) for other, score in self._similar_memories(record)
+                         if other.id != record.id and other.created_at <= record.created_at]
+                decision = decide(record.text, record.key, older, self.settings.consolidation_threshold)
+                self._apply(record, decision, {other.id for other, _ in older})
         while self._review and self.consolidator is not None:
             record_id = self._review.popleft()
             with self._index_lock:
-                found = self.store.get([record_id], None)
-                if record_id not in found or found[record_id].record.superseded_by is not None:
+                record = self._active(record_id)
+                if record is None:
                     continue
-                record = found[record_id].record
                 similar = [other for other, _ in self._similar_memories(record) if other.id != record.id]
             if not similar:
                 continue
@@ -147,6 +166,13 @@ class LongTermMemory:
             with self._index_lock:
                 self._apply(record, verdict, {other.id for other in similar})
 
+    def _active(self, record_id: str) -> MemoryRecord | None:
+        """The record if it is still stored and not superseded (under the index lock)."""
+        found = self.store.get([record_id], None)
+        if record_id not in found or found[record_id].record.superseded_by is not None:
+            return None
+        return found[record_id].record
+
     def _apply(self, record: MemoryRecord, verdict: Decision, allowed: set[str]) -> None:
         if verdict.action == "duplicate" and verdict.target in allowed:
             self.store.record_repeat(verdict.target, record.created_at.timestamp(), record.text, record.importance)
@@ -156,8 +182,11 @@ class LongTermMemory:
             if older:
                 self.store.mark_superseded(record.id, record.user_id, older, record.created_at.timestamp())
 
-    def _similar_memories(self, record: MemoryRecord) -> list[tuple[MemoryRecord, float | None]]:
-        """Active stored memories of the same user and kind that may say the same thing."""
+    def _similar_memories(
+        self, record: MemoryRecord, with_vectors: bool = True
+    ) -> list[tuple[MemoryRecord, float | None]]:
+        """Active stored memories of the same user and kind that may say the same thing, with their
+        embedding similarity (``with_vectors=False``: by subject and words only, similarity ``None``)."""
         filters = Filters(record.user_id, kinds=(record.kind,))
         ids: dict[str, None] = {}
         if record.key is not None:
@@ -165,6 +194,9 @@ class LongTermMemory:
             ids.update((row.record.id, None) for row in same_key)
         similar_words = self.store.keyword_candidates(query_terms(record.text), filters, CONSOLIDATION_NEIGHBOURS)
         ids.update((i, None) for i, _ in similar_words)
+        if not with_vectors:
+            rows = self.store.get_matching(list(ids), filters)
+            return [(row.record, None) for row in rows.values() if row.record.superseded_by is None]
         vector = self.embedder.embed([record.text])[0]
         with contextlib.suppress(VectorIndexUnavailableError):  # Chroma down: the words and the key decide
             if not self.index.is_empty():

@@ -36,6 +36,15 @@ _SMALL_TALK = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_FILLER_WORDS = frozenset(
+    "hi hello hey yo thanks thank thx ty you ok okay k kk sure cool great nice fine good bye goodbye "
+    "cya lol haha hah hehe yes yeah yep yup no nope nah wow awesome alright right sounds sound fun "
+    "lovely amazing perfect indeed totally exactly agreed agree glad to hear that that's thats it "
+    "it's so really oh ah aw aww hmm uh um well me too same congrats congratulations interesting "
+    "true absolutely definitely of course got gotcha noted sweet welcome np "
+    "ha oops a an the and very much super wonderful happy for".split()
+)
+_WORD = re.compile(r"[A-Za-z']+|\d+")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -43,9 +52,22 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
 
 
+def is_filler(text: str, vocatives: bool = False) -> bool:
+    """Whether a text carries no content: acknowledgements and reactions ("ok", "Sounds fun.",
+    "Thanks, that's great!"), also with a counter ("ok 14"); a bare number alone is an answer.
+    ``vocatives``: names it is addressed to do not count as content ("Thanks, Melanie!")."""
+    words = [word.lower() for word in _WORD.findall(text)
+             if not (vocatives and word[:1].isupper() and word.lower() not in _FILLER_WORDS)]
+    if not words or len(words) > 8:
+        return False
+    numbers = [word for word in words if word.isdigit()]
+    rest = [word for word in words if not word.isdigit()]
+    return bool(rest) and len(numbers) <= 1 and all(word in _FILLER_WORDS for word in rest)
+
+
 def sentence_salience(sentence: str) -> float:
     """A score in [0, 1] for how much a sentence carries (names, numbers, dates, facts)."""
-    if _SMALL_TALK.match(sentence):
+    if _SMALL_TALK.match(sentence) or is_filler(sentence):
         return 0.05
     score = 0.15
     if _NAME.search(sentence):

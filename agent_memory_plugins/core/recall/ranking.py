@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...settings import Settings
+from ..longterm.salience import is_filler
 from .query_analysis import TimeSpan
 
 
@@ -21,6 +22,7 @@ class Weights:
     importance: float = Settings.importance_weight
     time: float = Settings.time_boost
     question: float = Settings.question_weight
+    filler: float = Settings.filler_weight
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Weights:
@@ -28,7 +30,7 @@ class Weights:
         return cls(
             dense=settings.dense_weight, keyword=settings.keyword_weight, recency=settings.recency_weight,
             recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
-            time=settings.time_boost, question=settings.question_weight,
+            time=settings.time_boost, question=settings.question_weight, filler=settings.filler_weight,
         )
 
 
@@ -118,6 +120,11 @@ def question_factor(asks: bool, weights: Weights) -> float:
     """``weights.question`` for a record that only asks (its text ends with a question mark):
     facts live in statements, and a question shares the words of the questions put to memory."""
     return weights.question if asks else 1.0
+
+
+def filler_factor(text: str, weights: Weights) -> float:
+    """``weights.filler`` for a content-free turn ("ok", "Sounds fun.", "ok 14"), else 1.0."""
+    return weights.filler if weights.filler != 1.0 and is_filler(text) else 1.0
 
 
 def time_factor(span: TimeSpan | None, epoch: float, weights: Weights) -> float:

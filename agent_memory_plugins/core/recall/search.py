@@ -23,7 +23,16 @@ from ..storage.interface import Filters, RecordStore
 from .associations import expand_links, rank_superseded
 from .keywords import query_terms
 from .query_analysis import find_time
-from .ranking import RESCORED, Weights, final_score, fuse, question_factor, time_factor, with_rescored
+from .ranking import (
+    RESCORED,
+    Weights,
+    filler_factor,
+    final_score,
+    fuse,
+    question_factor,
+    time_factor,
+    with_rescored,
+)
 
 SUPERSESSION_MARGIN = 10
 """Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
@@ -87,6 +96,12 @@ class Recall:
             explains[record_id] = explain
         best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
         rows = self.store.get_matching(best[: k + SUPERSESSION_MARGIN], filters)  # whole records: the best only
+        for record_id, row in rows.items():  # content-free turns move down (their text is read here)
+            filler = filler_factor(row.record.text, self.weights)
+            if filler != 1.0:
+                explain = explains[record_id]
+                explain["filler"], explain["score"] = filler, explain["score"] * filler
+        best.sort(key=lambda record_id: explains[record_id]["score"], reverse=True)
         hits = [Hit(rows[i].record, explains[i]["score"], explains[i]) for i in best if i in rows]
 
         def scoped(ids: list[str]) -> dict[str, MemoryRecord]:
