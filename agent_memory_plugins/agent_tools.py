@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .errors import InvalidInputError
-from .records import Block, MemoryRecord
+from .records import Block, MemoryRecord, is_tool_traffic
 
 if TYPE_CHECKING:
     from .core.memory import MemoryCore
@@ -151,18 +151,11 @@ class MemoryActions:
         return block_state(block)
 
 
-def is_tool_traffic(record: MemoryRecord) -> bool:
-    """A recorded tool result, or an assistant message that only called tools."""
-    if record.role == "tool":
-        return True
-    data = record.metadata.get("langchain", {}).get("data", {}) if record.role == "assistant" else {}
-    return bool(isinstance(data, dict) and data.get("tool_calls") and not data.get("content"))
-
-
 def describe(record: MemoryRecord) -> str:
     """One line for a model: ``[id] kind, date: text``."""
     old = " (replaced by a newer memory)" if record.superseded_by else ""
-    return f"[{record.id}] {record.kind}, {record.timestamp:%Y-%m-%d}: {record.text}{old}"
+    text = " ".join(record.text.split())  # one line, however many the record has
+    return f"[{record.id}] {record.kind}, {record.timestamp:%Y-%m-%d}: {text}{old}"
 
 
 def block_state(block: Block) -> str:

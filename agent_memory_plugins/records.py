@@ -255,3 +255,12 @@ class CleanupReport:
     def __repr__(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
         return f"CleanupReport({verb} {self.count}: {self.by_kind}, expired={self.expired})"
+
+
+def is_tool_traffic(record: MemoryRecord) -> bool:
+    """A recorded tool result, or an assistant message that only called tools (plumbing of an
+    agent's turn: it echoes what the memories say and holds no fact of its own)."""
+    if record.role == "tool":
+        return True
+    data = record.metadata.get("langchain", {}).get("data", {}) if record.role == "assistant" else {}
+    return bool(isinstance(data, dict) and data.get("tool_calls") and not data.get("content"))

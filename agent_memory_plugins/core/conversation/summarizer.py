@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ...errors import ConfigurationError
-from ...records import MemoryRecord
+from ...records import MemoryRecord, is_tool_traffic
 from ..longterm.salience import is_filler, sentence_salience, split_sentences
 from .tokens import TokenCounter, approximate_tokens
 
@@ -46,6 +46,8 @@ class ExtractiveSummarizer:
         """Merge the previous digest with the fact-bearing sentences of ``messages``."""
         units = _parse(previous)
         for message in messages:
+            if is_tool_traffic(message):  # tool calls and results: plumbing, not facts
+                continue
             who = _speaker(message)
             day = message.timestamp.date().isoformat()
             sentences = split_sentences(_without_speaker(message.text, who))
