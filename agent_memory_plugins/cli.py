@@ -187,6 +187,13 @@ def cmd_reindex(args: argparse.Namespace) -> None:
     _out(json.dumps({"reindexed": queued}) if args.json else f"reindexed {queued} records")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Serve the store over HTTP: the JSON API under /api/ and the dashboard at /."""
+    from .server import serve
+
+    serve(_store_path(args), host=args.host, port=args.port, read_only=args.read_only)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agent-memory``."""
     common = argparse.ArgumentParser(add_help=False)
@@ -228,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--min-importance", type=float, help="records less important than this (0..1)")
     cleanup.add_argument("--kind", action="append", help="only these kinds (repeatable; default all but summary)")
     cleanup.add_argument("--apply", action="store_true", help="remove them (default: only report)")
+    serve = add("serve", cmd_serve, "serve the store: JSON API under /api/, dashboard at / (extra [server])")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other "
+                       "needs AGENT_MEMORY_API_KEY)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--read-only", action="store_true", help="refuse every write (add, remember, forget)")
     reindex = add("reindex", cmd_reindex, "rebuild the vector index from SQLite")
     reindex.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
     return parser

@@ -79,6 +79,17 @@ def test_records_are_ordered_by_timestamp_then_write_order(store: RecordStore) -
     assert ids(store.select(Filters("alice"))) == order
     assert ids(store.select(Filters("alice"), newest_first=True)) == order[::-1]
     assert ids(store.select(Filters("alice"), newest_first=True, limit=2)) == ["late", "tie-3"]
+
+
+def test_select_pages_through_the_time_order_with_an_offset(store: RecordStore) -> None:
+    add(store, record("late", at=10), record("tie-1", at=5), record("early", at=1))
+    add(store, record("tie-2", at=5), record("other", at=2, user="bob"))
+    order = ["early", "tie-1", "tie-2", "late"]
+    pages = [ids(store.select(Filters("alice"), limit=2, offset=start)) for start in (0, 2, 4)]
+    assert pages == [order[:2], order[2:], []]
+    assert ids(store.select(Filters("alice"), newest_first=True, limit=3, offset=1)) == order[::-1][1:4]
+    assert ids(store.select(Filters("alice"), offset=3)) == ["late"]  # no limit: the rest
+    assert ids(store.select(Filters("alice", kinds=("fact",)), limit=5, offset=0)) == []
     messages = [i for i in order if i != "fact"]
     assert ids(store.session_tail("alice", "s1", None)) == messages
     assert ids(store.session_tail("alice", "s1", 3)) == messages[-3:]

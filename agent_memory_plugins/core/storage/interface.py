@@ -190,9 +190,12 @@ class RecordStore(Protocol):
     def existing(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored (any user; core bookkeeping)."""
 
-    def select(self, filters: Filters, *, newest_first: bool = False, limit: int | None = None) -> list[StoredRow]:
+    def select(
+        self, filters: Filters, *, newest_first: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[StoredRow]:
         """Records matching ``filters`` in time order (``(timestamp, seq)``; reversed when
-        ``newest_first``), at most ``limit``."""
+        ``newest_first``), at most ``limit``, after skipping the first ``offset`` of that order
+        (pages: ``offset=0, limit=n``, then ``offset=n``, ...; an offset past the end gives ``[]``)."""
 
     def ids_matching(self, filters: Filters, limit: int) -> list[str]:
         """Ids of records matching ``filters``, at most ``limit`` of them (any order)."""

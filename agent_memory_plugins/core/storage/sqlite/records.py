@@ -108,13 +108,13 @@ class RecordQueries(SQLiteConnection):
         return found
 
     # -- reads by filter ------------------------------------------------------------------------
-    def select(self, filters: Filters, *, newest_first: bool = False, limit: int | None = None) -> list[StoredRow]:
+    def select(
+        self, filters: Filters, *, newest_first: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[StoredRow]:
         where, params = filters_sql(filters)
         order = "ts DESC, seq DESC" if newest_first else "ts, seq"
-        sql = f"SELECT {COLUMNS} FROM records r WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql = f"SELECT {COLUMNS} FROM records r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        params.extend([-1 if limit is None else limit, offset])
         return [to_row(row) for row in self._read(sql, params)]
 
     def ids_matching(self, filters: Filters, limit: int) -> list[str]:

@@ -1,0 +1,50 @@
+"""What every route depends on: the core, the API key, the read-only switch, paging parameters."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..core.memory import MemoryCore
+from .models import MAX_OFFSET, MAX_PAGE
+
+bearer = HTTPBearer(auto_error=False, description="The server's API key (setting api_key / AGENT_MEMORY_API_KEY)")
+
+
+def get_core(request: Request) -> MemoryCore:
+    """The core the app serves."""
+    core: MemoryCore = request.app.state.core
+    return core
+
+
+def check_key(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """Refuse (401) a request without ``Authorization: Bearer <the api key>`` when the app has a key."""
+    wanted: str | None = request.app.state.api_key
+    if wanted is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not secrets.compare_digest(given.encode(), wanted.encode()):
+        raise HTTPException(
+            status_code=401, detail="missing or wrong API key: send Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def writable(request: Request) -> None:
+    """Refuse (403) a write on a read-only server."""
+    if request.app.state.read_only:
+        raise HTTPException(status_code=403, detail="this server is read-only (started with --read-only)")
+
+
+Core = Annotated[MemoryCore, Depends(get_core)]
+UserId = Annotated[str, Path(min_length=1, max_length=256, description="Whose memory (every route is scoped to it)")]
+SessionId = Annotated[str, Path(min_length=1, max_length=256)]
+MemoryId = Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="A record id issued by the store")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (the next_offset of the last page)")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
+Write = Depends(writable)
