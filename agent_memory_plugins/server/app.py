@@ -11,7 +11,15 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..core.memory import MemoryCore
-from ..errors import ConfigurationError, InvalidInputError, NotFoundError, StoreClosedError
+from ..errors import (
+    ConfigurationError,
+    InvalidFilterError,
+    InvalidInputError,
+    InvalidMetadataError,
+    InvalidTimestampError,
+    NotFoundError,
+    StoreClosedError,
+)
 from .routes import api_router
 
 __all__ = ["create_app"]
@@ -20,6 +28,8 @@ STATIC = files("agent_memory_plugins.server") / "static"
 _FIELD = re.compile(r"\b(user_id|session_id|agent_id|memory_id|messages|content|query|text|role|kinds|kind|key|"
                     r"metadata|timestamp|importance|where|max_tokens|limit|offset|k)\b")
 """Argument names a core error message may name (the first one found is the field)."""
+_FIELD_OF_ERROR = {InvalidFilterError: "where", InvalidMetadataError: "metadata", InvalidTimestampError: "timestamp"}
+"""Errors that always concern one field, whatever their message says."""
 
 
 def create_app(core: MemoryCore, *, api_key: str | None = None, read_only: bool = False) -> FastAPI:
@@ -57,7 +67,7 @@ async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
     """Bad input the core refused: 422 in FastAPI's own shape, ``loc`` naming the field."""
     message = str(error)
     match = _FIELD.search(message)
-    field = match.group(1) if match else "body"
+    field = _FIELD_OF_ERROR.get(type(error)) or (match.group(1) if match else "body")
     return JSONResponse(status_code=422, content={"detail": [{"loc": ["request", field], "msg": message,
                                                               "type": "invalid_input"}]})
 
