@@ -347,7 +347,7 @@ class MemoryCore(ConversationMemory, LongTermMemory):
         ``limit`` and ``offset`` page through that order (``offset`` records are skipped first).
         """
         count = None if limit is None else check.check_count(limit, "limit", 1)
-        skip = check.check_count(offset, "offset", 0)
+        skip = check.check_count(offset, "offset", 0, 2**62)
         filters = _checked_filters(user_id, session_id, kinds, where)
         rows = self.store.select(filters, newest_first=newest_first, limit=count, offset=skip)
         return [row.record for row in rows]

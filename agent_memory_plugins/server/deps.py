@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.memory import MemoryCore
-from .models import MAX_OFFSET, MAX_PAGE
+from .models import ID_PATTERN, MAX_OFFSET, MAX_PAGE
 
 bearer = HTTPBearer(auto_error=False, description="The server's API key (setting api_key / AGENT_MEMORY_API_KEY)")
 
@@ -42,8 +42,11 @@ def writable(request: Request) -> None:
 
 
 Core = Annotated[MemoryCore, Depends(get_core)]
-UserId = Annotated[str, Path(min_length=1, max_length=256, description="Whose memory (every route is scoped to it)")]
-SessionId = Annotated[str, Path(min_length=1, max_length=256)]
+UserId = Annotated[str, Path(min_length=1, max_length=256, pattern=ID_PATTERN,
+                             description="Whose memory (every route is scoped to it)")]
+SessionId = Annotated[str, Path(min_length=1, max_length=256, pattern=ID_PATTERN)]
+SessionFilter = Annotated[str | None, Query(min_length=1, max_length=256, pattern=ID_PATTERN,
+                                            description="Only this session")]
 MemoryId = Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="A record id issued by the store")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (the next_offset of the last page)")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]

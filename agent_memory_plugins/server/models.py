@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from ..records import Hit, HistoryEvent, Link, MemoryContext, MemoryRecord
 
@@ -27,8 +27,29 @@ MAX_K = 100
 MAX_OFFSET = 2**62
 """Largest offset a listing accepts."""
 
-Text = Annotated[str, Field(min_length=1, description="The text (not blank; at most the store's max_content_chars)")]
-Id = Annotated[str, Field(min_length=1, max_length=256)]
+MAX_TEXT = 100_000
+"""Longest text a request may carry (the default of the ``max_content_chars`` setting)."""
+ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+"""An id or label: not blank, no control characters (as ``core/validation.py`` checks)."""
+TEXT_PATTERN = r"\S"
+"""A text holds something besides white space."""
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=TEXT_PATTERN,
+                            description="The text (not blank)")]
+Id = Annotated[str, Field(min_length=1, max_length=256, pattern=ID_PATTERN)]
+Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+Scalar = StrictStr | StrictBool | Int64 | Annotated[float, Field(ge=-(2**63), le=2**63 - 1)]
+Compare = Annotated[dict[Literal["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"], Scalar],
+                    Field(min_length=1, max_length=1)]
+Member = Annotated[dict[Literal["$in", "$nin"], Annotated[list[Scalar], Field(min_length=1)]],
+                   Field(min_length=1, max_length=1)]
+Where = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[^$]")], Scalar | Compare | Member],
+    Field(min_length=1, json_schema_extra={"additionalProperties": False},
+          description='Metadata filter: every condition must hold. {"topic": "travel"} (equality), '
+                      '{"year": {"$gte": 2023}} ($eq $ne $gt $gte $lt $lte), {"tag": {"$in": ["a", "b"]}} '
+                      "($in $nin)"),
+]
 Importance = Annotated[float, Field(ge=0.0, le=1.0, description="0 (trivial) to 1 (vital); estimated when absent")]
 Metadata = Annotated[dict[str, Any] | None, Field(description="Any JSON object; round-trips unchanged")]
 
@@ -260,6 +281,21 @@ class ContextOut(BaseModel):
         )
 
 
+class ErrorOut(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or wrong API key"},
+    403: {"model": ErrorOut, "description": "A write on a read-only server"},
+    404: {"model": ErrorOut, "description": "No such record or session for this user"},
+    503: {"model": ErrorOut, "description": "The store is closed"},
+}
+"""Refusals any route may answer with (422, bad input, is FastAPI's own validation error)."""
+
+
 class Removed(BaseModel):
     """How many records a forget removed (from every store)."""
 
@@ -303,7 +339,7 @@ class RememberIn(Strict):
 
     text: Text
     kind: MemoryKind = "fact"
-    key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    key: Id | None = None
     session_id: Id | None = None
     agent_id: Id | None = None
     timestamp: datetime | None = None
@@ -318,6 +354,5 @@ class SearchIn(Strict):
     k: int = Field(default=5, ge=1, le=MAX_K)
     session_id: Id | None = None
     kinds: list[Kind] | None = Field(default=None, min_length=1)
-    where: dict[str, Any] | None = Field(default=None, description="Metadata filter, e.g. "
-                                         '{"topic": "travel"} or {"year": {"$gte": 2023}}')
+    where: Where | None = None
     follow_links: bool = False

@@ -149,6 +149,19 @@ SCOPES: list[tuple[Filters, set[str]]] = [
 ]
 
 
+ODD_KEYS = ['say "hi"', "back\\slash", "ends\\", 'both\\"', "a.b", "[0]", "$x", "'", "名前 🙂", "tab\tnew\nline", "\x01\x7f"]
+"""Metadata keys a JSON path would have to quote or escape."""
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_where_finds_metadata_keys_with_quotes_backslashes_and_dots(store: RecordStore, key: str) -> None:
+    add(store, record("yes", metadata={key: "v", "other": 1}), record("no", metadata={key: "w"}),
+        record("none", metadata={"plain": "v"}), record("nested", metadata={"outer": {key: "v"}}))
+    assert ids(store.select(Filters("alice", where={key: "v"}))) == ["yes"]
+    assert set(store.ids_matching(Filters("alice", where={key: {"$in": ["v", "w"]}}), 10)) == {"yes", "no"}
+    assert ids(store.select(Filters("alice", where={key: {"$ne": "v"}}))) == ["no"]
+
+
 @pytest.mark.parametrize(("filters", "expected"), SCOPES)
 def test_every_filtered_read_keeps_to_its_scope(store: RecordStore, filters: Filters, expected: set[str]) -> None:
     _scoping_data(store)

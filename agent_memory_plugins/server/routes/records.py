@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from ..deps import Core, Limit, MemoryId, Offset, UserId, Write
+from ..deps import Core, Limit, MemoryId, Offset, SessionFilter, UserId, Write
 from ..models import (
     HistoryEventOut,
     Kind,
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/users/{user_id}", tags=["records"])
 def list_records(
     core: Core, user_id: UserId, offset: Offset = 0, limit: Limit = 50,
     kind: Annotated[list[Kind] | None, Query(description="Only these kinds (repeatable)")] = None,
-    session_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    session_id: SessionFilter = None,
     newest_first: bool = False,
 ) -> Page[RecordOut]:
     """Records of ``user_id`` (``total`` is given when no session is asked for)."""
