@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.memory import MemoryCore
@@ -33,6 +34,30 @@ def check_key(
             status_code=401, detail="missing or wrong API key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def known_query(request: Request) -> None:
+    """Refuse (422) query parameters the route does not take: a misspelt ``limt=5`` is an error
+    naming it, not a silently ignored wish."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise RequestValidationError([
+            {"loc": ("query", name), "msg": f"unknown query parameter {name!r}; this route takes "
+             f"{', '.join(sorted(allowed)) or 'none'}", "type": "extra_forbidden"} for name in unknown
+        ])
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route's dependency tree declares."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def writable(request: Request) -> None:

@@ -29,6 +29,8 @@ MAX_OFFSET = 2**62
 
 MAX_TEXT = 100_000
 """Longest text a request may carry (the default of the ``max_content_chars`` setting)."""
+MAX_QUERY_PARAM = 1000
+"""Longest text in a URL's query (a longer query goes in a POST body: ``/search``)."""
 ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 """An id or label: not blank, no control characters (as ``core/validation.py`` checks)."""
 TEXT_PATTERN = r"\S"
@@ -288,6 +290,7 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body is not JSON"},
     401: {"model": ErrorOut, "description": "Missing or wrong API key"},
     403: {"model": ErrorOut, "description": "A write on a read-only server"},
     404: {"model": ErrorOut, "description": "No such record or session for this user"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from ..deps import check_key
+from ..deps import check_key, known_query
 from ..models import ERRORS
 from . import records, search, sessions, stats, users
 
@@ -18,7 +18,7 @@ ROUTERS = (stats.router, users.router, sessions.router, records.router, search.r
 
 def api_router() -> APIRouter:
     """Every route of the API under ``/api``, each requiring the API key."""
-    api = APIRouter(prefix="/api", dependencies=[Depends(check_key)], responses=ERRORS)
+    api = APIRouter(prefix="/api", dependencies=[Depends(check_key), Depends(known_query)], responses=ERRORS)
     for router in ROUTERS:
         api.include_router(router)
     return api

@@ -11,7 +11,7 @@ from ...records import MemoryRecord
 from ..deps import Core, Limit, Offset, SessionId, UserId, Write
 from ..models import (
     MAX_K,
-    MAX_TEXT,
+    MAX_QUERY_PARAM,
     TEXT_PATTERN,
     AddMessages,
     ContextOut,
@@ -86,7 +86,7 @@ def _summary(record: MemoryRecord | None) -> SummaryOut:
 @router.get("/context", summary="The context a model would see for the next turn")
 def context(
     core: Core, user_id: UserId, session_id: SessionId,
-    query: Annotated[str | None, Query(min_length=1, max_length=MAX_TEXT, pattern=TEXT_PATTERN,
+    query: Annotated[str | None, Query(min_length=1, max_length=MAX_QUERY_PARAM, pattern=TEXT_PATTERN,
                                        description="Recall for this (default: the latest user message)")] = None,
     max_tokens: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
     k: Annotated[int, Query(ge=0, le=MAX_K, description="Memories to recall (0: none)")] = 5,
