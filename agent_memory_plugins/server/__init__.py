@@ -20,6 +20,6 @@ from ..extras import require_extra
 require_extra(("fastapi", "uvicorn"), "server", "server")
 
 from .app import create_app  # noqa: E402
-from .run import check_bind, serve  # noqa: E402
+from .run import ServerThread, check_bind, serve, serve_in_thread  # noqa: E402
 
-__all__ = ["check_bind", "create_app", "serve"]
+__all__ = ["ServerThread", "check_bind", "create_app", "serve", "serve_in_thread"]

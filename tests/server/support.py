@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
-import uvicorn
-
 from agent_memory_plugins import MemoryCore
-from agent_memory_plugins.server import create_app
+from agent_memory_plugins.server import serve_in_thread
 
 KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -41,23 +37,9 @@ def free_port() -> int:
 
 @contextmanager
 def running(core: MemoryCore, *, api_key: str | None = KEY, read_only: bool = False) -> Iterator[Running]:
-    """Serve ``core`` with uvicorn in a thread until the block ends."""
-    port = free_port()
-    config = uvicorn.Config(create_app(core, api_key=api_key, read_only=read_only), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield Running(f"http://127.0.0.1:{port}", core)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    """Serve ``core`` with uvicorn in a thread, on a free port, until the block ends."""
+    with serve_in_thread(core, api_key=api_key, read_only=read_only) as server:
+        yield Running(server.url, core)
 
 
 def seed(core: MemoryCore) -> dict[str, str]:

@@ -14,7 +14,7 @@ import pytest
 from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.cli import main
 from agent_memory_plugins.errors import ConfigurationError
-from agent_memory_plugins.server import check_bind, create_app
+from agent_memory_plugins.server import check_bind, create_app, serve_in_thread
 
 from .support import AUTH, KEY, Running, free_port, running
 
@@ -237,8 +237,11 @@ def test_no_key_means_loopback_only() -> None:
         with pytest.raises(ConfigurationError, match="without an API key"):
             check_bind(host, None)
         check_bind(host, KEY)
-    with pytest.raises(ConfigurationError, match="api_key"):
-        create_app(MemoryCore(background=False), api_key="short")
+    with MemoryCore(background=False) as core:
+        with pytest.raises(ConfigurationError, match="api_key"):
+            create_app(core, api_key="short")
+        with pytest.raises(ConfigurationError, match="without an API key"):
+            serve_in_thread(core, host="0.0.0.0")
 
 
 def test_serve_refuses_a_public_address_without_a_key_before_opening_the_store(

@@ -306,6 +306,9 @@ function confirmForget(record) {
     if (dialog.returnValue !== "ok") return;
     guarded(async () => {
       await api(`${userPath()}/records/${record.id}`, { method: "DELETE" });
+      for (const row of $("search-results").querySelectorAll("tr[data-id]")) {
+        if (row.dataset.id === record.id) row.remove();  // a forgotten record leaves the results too
+      }
       $("detail").replaceChildren(el("p", { "data-testid": "forgotten", text: `Forgot record ${record.id}.` }));
       await Promise.all([loadStats(), loadUsers(0), loadSessions(0),
                          state.session ? selectSession(state.session).catch(() => show("session", false)) : loadMemories(0)]);
