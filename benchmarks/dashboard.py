@@ -40,7 +40,6 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import synthetic  # noqa: E402
 
-
 RESULTS = Path(__file__).parent / "results"
 KEY = "benchmark-key-0123456789"
 CHROMIUM = "/usr/bin/chromium"

@@ -28,7 +28,9 @@ STATIC = files("agent_memory_plugins.server") / "static"
 _FIELD = re.compile(r"\b(user_id|session_id|agent_id|memory_id|messages|content|query|text|role|kinds|kind|key|"
                     r"metadata|timestamp|importance|where|max_tokens|limit|offset|k)\b")
 """Argument names a core error message may name (the first one found is the field)."""
-_FIELD_OF_ERROR = {InvalidFilterError: "where", InvalidMetadataError: "metadata", InvalidTimestampError: "timestamp"}
+_FIELD_OF_ERROR: dict[type[Exception], str] = {
+    InvalidFilterError: "where", InvalidMetadataError: "metadata", InvalidTimestampError: "timestamp",
+}
 """Errors that always concern one field, whatever their message says."""
 
 

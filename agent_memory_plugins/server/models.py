@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from ..records import Hit, HistoryEvent, Link, MemoryContext, MemoryRecord
+from ..records import HistoryEvent, Hit, Link, MemoryContext, MemoryRecord
 
 Role = Literal["user", "assistant", "system", "tool"]
 Kind = Literal["message", "summary", "fact", "event", "preference", "skill"]
@@ -103,6 +103,11 @@ class MessageOut(RecordOut):
     ``pending`` (left the window, not folded yet)."""
 
     state: Literal["window", "summary", "pending"]
+
+    @classmethod
+    def of_message(cls, record: MemoryRecord, state: str) -> MessageOut:
+        """The wire form of a message in ``state`` (``SessionView.state``)."""
+        return cls.model_validate({**RecordOut.of(record).model_dump(), "state": state})
 
 
 class Page(BaseModel, Generic[T]):

@@ -8,17 +8,15 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the server tests need the [server] extra (FastAPI, uvicorn)")
 
-from agent_memory_plugins import MemoryCore  # noqa: E402
+from agent_memory_plugins import MemoryCore
 
-from .support import Running, running, seed  # noqa: E402
+from .support import Running, running, seed
 
 
 @pytest.fixture
-def core() -> Iterator[MemoryCore]:
-    """An in-memory core with a small window, so sessions fold into summaries."""
-    memory = MemoryCore(window_messages=4, fold_batch=2)
-    yield memory
-    memory.close()
+def core(memory: MemoryCore) -> MemoryCore:
+    """The suite's in-memory core (a window of 6 messages, folded 2 at a time)."""
+    return memory
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
+
 from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.server import serve_in_thread
 

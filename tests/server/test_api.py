@@ -56,7 +56,7 @@ def test_users_and_sessions_come_with_their_counts(server: Running) -> None:
     assert by_user["alice"]["sessions"] == 2 and by_user["alice"]["messages"] == 12
     assert by_user["alice"]["memories"] == 3 and by_user["bob"]["messages"] == 1
     trip = {item["session_id"]: item["counts"] for item in sessions["items"]}["trip"]
-    assert trip["messages"] == 10 and trip["folded"] == 6 and trip["summaries"] == 1 and trip["memories"] == 2
+    assert trip["messages"] == 10 and trip["folded"] == 4 and trip["summaries"] == 1 and trip["memories"] == 2
 
 
 def test_a_session_timeline_shows_window_summary_and_each_message_state(server: Running) -> None:
@@ -66,13 +66,13 @@ def test_a_session_timeline_shows_window_summary_and_each_message_state(server: 
         rest = client.get("/api/users/alice/sessions/trip/messages", params={"offset": 4, "limit": 50}).json()
         window = client.get("/api/users/alice/sessions/trip/window").json()
         summary = client.get("/api/users/alice/sessions/trip/summary").json()
-    assert detail["counts"] == {"messages": 10, "window": 4, "summary": 6, "pending": 0, "memories": 2}
+    assert detail["counts"] == {"messages": 10, "window": 6, "summary": 4, "pending": 0, "memories": 2}
     assert [m["text"] for m in detail["window"]] == [m["text"] for m in window]
-    assert window[-1]["text"] == "Congratulations on the new job!" and detail["window_messages"] == 4
-    assert summary["record"]["covers"] == 6 and "hiking trip" in summary["text"]
+    assert window[-1]["text"] == "Congratulations on the new job!" and detail["window_messages"] == 6
+    assert summary["record"]["covers"] == 4 and "hiking trip" in summary["text"]
     assert detail["summary"] == summary and detail["pending_index"] == 0
     states = [m["state"] for m in messages["items"] + rest["items"]]
-    assert states == ["summary"] * 6 + ["window"] * 4
+    assert states == ["summary"] * 4 + ["window"] * 6
     assert messages["next_offset"] == 4 and rest["next_offset"] is None
     assert messages["items"][0]["text"] == "I just got back from a hiking trip in the Rockies"
 
@@ -122,7 +122,7 @@ def test_context_assembles_summary_recall_and_window(server: Running) -> None:
         context = client.get("/api/users/alice/sessions/trip/context",
                              params={"query": "where do I live?", "k": 3}).json()
         tight = client.get("/api/users/alice/sessions/trip/context", params={"max_tokens": 30, "k": 0}).json()
-    assert "hiking trip" in context["summary"] and len(context["window"]) == 4
+    assert "hiking trip" in context["summary"] and len(context["window"]) == 6
     assert context["recalled"] and {h["record"]["user_id"] for h in context["recalled"]} == {"alice"}
     window_ids = {r["id"] for r in context["window"]}
     assert not window_ids & {h["record"]["id"] for h in context["recalled"]}

@@ -149,7 +149,8 @@ SCOPES: list[tuple[Filters, set[str]]] = [
 ]
 
 
-ODD_KEYS = ['say "hi"', "back\\slash", "ends\\", 'both\\"', "a.b", "[0]", "$x", "'", "名前 🙂", "tab\tnew\nline", "\x01\x7f"]
+ODD_KEYS = ['say "hi"', "back\\slash", "ends\\", 'both\\"', "a.b", "[0]", "$x", "'", "名前 🙂",
+            "tab\tnew\nline", "\x01\x7f"]
 """Metadata keys a JSON path would have to quote or escape."""
 
 

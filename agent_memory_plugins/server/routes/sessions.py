@@ -61,7 +61,7 @@ def list_messages(
     def fetch(start: int, count: int) -> list[MessageOut]:
         records = core.records(user_id=user_id, session_id=session_id, kinds="message",
                                newest_first=newest_first, limit=count, offset=start)
-        return [MessageOut(**RecordOut.of(record).model_dump(), state=view.state(record)) for record in records]
+        return [MessageOut.of_message(record, view.state(record)) for record in records]
 
     return page(fetch, offset, limit)
 

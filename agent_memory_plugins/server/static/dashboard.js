@@ -93,15 +93,18 @@ async function loadStats() {
   if (stats.read_only) $("stats").append(el("span", { class: "badge ro", text: "read-only" }));
 }
 
+// A list of ids with their counts; a click picks one. ``kind`` is "user" or "session".
+function pickList(kind, items, current, describe, pick) {
+  const id = (item) => item[`${kind}_id`];
+  return items.map((item) => el("li", { class: id(item) === current ? "active" : "", [`data-${kind}`]: id(item),
+                                        onclick: () => guarded(() => pick(id(item))) },
+    el("span", { class: "mono", text: id(item) }), el("span", { class: "counts", text: describe(item.counts) })));
+}
+
 async function loadUsers(offset = 0) {
   const page = await api(`/api/users?offset=${offset}&limit=${PAGE}`);
-  $("users").replaceChildren(...page.items.map((user) => {
-    const c = user.counts;
-    return el("li", { class: user.user_id === state.user ? "active" : "", "data-user": user.user_id,
-                      onclick: () => guarded(() => selectUser(user.user_id)) },
-              el("span", { class: "mono", text: user.user_id }),
-              el("span", { class: "counts", text: `${c.sessions} sessions · ${c.messages} msgs · ${c.memories} mem` }));
-  }));
+  $("users").replaceChildren(...pickList("user", page.items, state.user,
+    (c) => `${c.sessions} sessions · ${c.messages} msgs · ${c.memories} mem`, selectUser));
   pager($("users-pager"), page, loadUsers);
 }
 
@@ -121,13 +124,8 @@ async function selectUser(user) {
 
 async function loadSessions(offset = 0) {
   const page = await api(`${userPath()}/sessions?offset=${offset}&limit=${PAGE}`);
-  $("sessions").replaceChildren(...page.items.map((session) => {
-    const c = session.counts;
-    return el("li", { class: session.session_id === state.session ? "active" : "", "data-session": session.session_id,
-                      onclick: () => guarded(() => selectSession(session.session_id)) },
-              el("span", { class: "mono", text: session.session_id }),
-              el("span", { class: "counts", text: `${c.messages} msgs · ${c.folded} folded · ${c.memories} mem` }));
-  }));
+  $("sessions").replaceChildren(...pickList("session", page.items, state.session,
+    (c) => `${c.messages} msgs · ${c.folded} folded · ${c.memories} mem`, selectSession));
   if (!page.items.length) $("sessions").append(el("li", { class: "muted", text: "No sessions." }));
   pager($("sessions-pager"), page, loadSessions);
 }
