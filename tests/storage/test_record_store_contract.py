@@ -201,6 +201,10 @@ def test_counts_sessions_and_users_are_per_user(store: RecordStore) -> None:
                 for a in store.activity()}
     assert activity[("alice", None, "fact")] == (1, 0, BASE + 100, BASE + 100)
     assert activity[("bob", "s1", "message")] == (1, 0, BASE + 7, BASE + 7) and len(activity) == 6
+    for user in ("alice", "bob", "carol"):
+        assert sorted(store.activity(user), key=repr) == sorted(
+            (a for a in store.activity() if a.user_id == user), key=repr)
+    assert {a.session_id for a in store.activity("alice")} == {"s1", "s2", "s3", None}
 
 
 def test_scoring_fields_give_importance_time_and_whether_a_record_asks(store: RecordStore) -> None:

@@ -241,8 +241,9 @@ class RecordStore(Protocol):
     def count_by_kind(self, user_id: str | None) -> dict[str, int]:
         """Record counts per kind (of one user, or all)."""
 
-    def activity(self) -> list[Activity]:
-        """Counts and time span of every (user, session, kind), for operators (not scoped)."""
+    def activity(self, user_id: str | None = None) -> list[Activity]:
+        """Counts and time span of every (user, session, kind), for operators (not scoped); with
+        ``user_id``, of that user's only (the same rows ``activity()`` holds for it)."""
 
     # -- keyword recall --------------------------------------------------------------------------
     def keyword_candidates(

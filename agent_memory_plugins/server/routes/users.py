@@ -38,7 +38,7 @@ def list_users(core: Core, offset: Offset = 0, limit: Limit = 50) -> Page[UserOu
 def list_sessions(core: Core, user_id: UserId, offset: Offset = 0, limit: Limit = 50) -> Page[SessionOut]:
     """The sessions of ``user_id`` with messages, folded messages, summaries and memories."""
     core.sessions(user_id=user_id)  # checks the id (a 422 naming user_id)
-    _, sessions = tally_activity(row for row in core.store.activity() if row.user_id == user_id)
+    _, sessions = tally_activity(core.store.activity(user_id))
     mine = sessions.get(user_id, {})
     rows = [SessionOut(session_id=session, counts=counts(mine[session])) for session in newest_first(mine)]
     return slice_page(rows, offset, limit)

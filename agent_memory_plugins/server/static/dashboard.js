@@ -335,8 +335,7 @@ function start() {
 }
 
 async function boot() {
-  await loadStats();
-  await loadUsers(0);
+  await Promise.all([loadStats(), loadUsers(0)]);
 }
 
 document.addEventListener("DOMContentLoaded", start);

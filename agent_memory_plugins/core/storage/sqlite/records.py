@@ -197,10 +197,11 @@ class RecordQueries(SQLiteConnection):
             rows = self._read("SELECT kind, COUNT(*) FROM records WHERE user_id = ? GROUP BY kind", (user_id,))
         return {str(kind): int(n) for kind, n in rows}
 
-    def activity(self) -> list[Activity]:
+    def activity(self, user_id: str | None = None) -> list[Activity]:
+        scope, params = ("WHERE user_id = ? ", (user_id,)) if user_id is not None else ("", ())
         rows = self._read(
             "SELECT user_id, session_id, kind, COUNT(*), SUM(summarized), MIN(ts), MAX(ts) "
-            "FROM records GROUP BY user_id, session_id, kind"
+            f"FROM records {scope}GROUP BY user_id, session_id, kind", params
         )
         return [Activity(str(u), None if s is None else str(s), str(k), int(n), int(f), float(lo), float(hi))
                 for u, s, k, n, f, lo, hi in rows]
