@@ -61,7 +61,8 @@ def _open(args: argparse.Namespace, create: bool = False, **options: Any) -> Any
     from .core.storage import DATABASE_FILE
 
     path = _store_path(args)
-    if not create and not os.path.isfile(os.path.join(path, DATABASE_FILE)):
+    in_postgres = bool(os.environ.get("AGENT_MEMORY_DATABASE_URL"))  # the records are not in the folder
+    if not create and not in_postgres and not os.path.isfile(os.path.join(path, DATABASE_FILE)):
         raise InvalidInputError(
             f"no store at {os.path.abspath(path)}: check --path (or AGENT_MEMORY_PATH); "
             "add, import and demo create one"
@@ -248,6 +249,13 @@ def cmd_compact(args: argparse.Namespace) -> None:
     _out(json.dumps({"compacted": True}) if args.json else "compacted: forgotten records are in no table file")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Serve the store over HTTP: the JSON API under /api/ and the dashboard at /."""
+    from .server import serve
+
+    serve(_store_path(args), host=args.host, port=args.port, read_only=args.read_only)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agent-memory``."""
     parser = argparse.ArgumentParser(prog="agent-memory", description=__doc__.splitlines()[0])
@@ -297,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--kind", action="append", help="only these kinds (repeatable; default all but summary)")
     cleanup.add_argument("--apply", action="store_true", help="remove them (default: only report)")
     add("compact", cmd_compact, "rewrite the storage files so forgotten records leave no trace in them")
+    serve = add("serve", cmd_serve, "serve the store: JSON API under /api/, dashboard at / (extra [server])")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other "
+                       "needs AGENT_MEMORY_API_KEY)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--read-only", action="store_true", help="refuse every write (add, remember, forget)")
     reindex = add("reindex", cmd_reindex, "rebuild the vector index from SQLite")
     reindex.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
     return parser

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from .core.memory import MemoryCore
     from .core.storage import Activity
 
-__all__ = ["SearchResults", "SessionView", "core_html", "session_view"]
+__all__ = ["SearchResults", "SessionView", "Tally", "core_html", "newest_first", "session_view",
+           "tally_activity"]
 
 MAX_TEXT = 600
 """Longest text shown in one table cell (the rest is cut, with a mark)."""
@@ -383,7 +384,10 @@ def session_view(core: MemoryCore, session_id: str, *, user_id: str = "default")
 
 # -- the whole store --------------------------------------------------------------------------
 @dataclass
-class _Tally:
+class Tally:
+    """What a user or a session holds: messages (and how many are folded), summaries, long-term
+    memories, and the time span they were said in (epoch seconds)."""
+
     messages: int = 0
     folded: int = 0
     summaries: int = 0
@@ -392,6 +396,7 @@ class _Tally:
     last: float | None = None
 
     def add(self, row: Activity) -> None:
+        """Count one ``activity()`` row."""
         if row.kind == "message":
             self.messages += row.count
             self.folded += row.summarized
@@ -403,6 +408,17 @@ class _Tally:
         self.last = row.last_ts if self.last is None else max(self.last, row.last_ts)
 
 
+def tally_activity(activity: Iterable[Activity]) -> tuple[dict[str, Tally], dict[str, dict[str, Tally]]]:
+    """Counts per user, and per session of each user, from the record store's ``activity()`` rows."""
+    users: dict[str, Tally] = {}
+    sessions: dict[str, dict[str, Tally]] = {}
+    for row in activity:
+        users.setdefault(row.user_id, Tally()).add(row)
+        if row.session_id is not None:
+            sessions.setdefault(row.user_id, {}).setdefault(row.session_id, Tally()).add(row)
+    return users, sessions
+
+
 def core_html(core: MemoryCore) -> str:
     """``MemoryCore._repr_html_``: the store's set-up, then users and their sessions with counts."""
     where = core.settings.path or "in memory"
@@ -412,12 +428,7 @@ def core_html(core: MemoryCore) -> str:
     except Exception as error:  # a closed store still renders
         return _wrap(f"<h4>MemoryCore <span class=\"amp-mono\">{_e(where)}</span></h4>"
                      f'<p class="amp-muted">{_e(error)}</p>')
-    users: dict[str, _Tally] = {}
-    sessions: dict[str, dict[str, _Tally]] = {}
-    for row in activity:
-        users.setdefault(row.user_id, _Tally()).add(row)
-        if row.session_id is not None:
-            sessions.setdefault(row.user_id, {}).setdefault(row.session_id, _Tally()).add(row)
+    users, sessions = tally_activity(activity)
     records = sum(row.count for row in activity)
     badges = [_plural(records, "record"), _plural(len(users), "user"),
               _plural(sum(len(s) for s in sessions.values()), "session"), _plural(vectors, "vector"),
@@ -428,7 +439,7 @@ def core_html(core: MemoryCore) -> str:
     if not users:
         parts.append('<p class="amp-muted">Empty: nothing stored yet.</p>')
         return _wrap("".join(parts))
-    ordered = _newest_first(users)
+    ordered = newest_first(users)
     rows = [_count_row(user, (len(sessions.get(user, {})), t.messages, t.folded, t.summaries, t.memories), (t.last,))
             for user, t in ((user, users[user]) for user in ordered[:MAX_USERS])]
     parts.append("<h5>Users <span class=\"amp-muted\">(latest activity first)</span></h5>")
@@ -441,7 +452,8 @@ def core_html(core: MemoryCore) -> str:
     return _wrap("".join(parts))
 
 
-def _newest_first(tallies: dict[str, _Tally]) -> list[str]:
+def newest_first(tallies: dict[str, Tally]) -> list[str]:
+    """Ids by latest activity, newest first."""
     return sorted(tallies, key=lambda name: tallies[name].last or 0.0, reverse=True)
 
 
@@ -452,10 +464,10 @@ def _count_row(name: str, counts: Sequence[object], times: Sequence[float | None
     return f'<tr><td class="amp-mono">{_e(name)}</td>{cells}</tr>'
 
 
-def _user_sessions_html(user: str, sessions: dict[str, _Tally], open_: bool) -> str:
+def _user_sessions_html(user: str, sessions: dict[str, Tally], open_: bool) -> str:
     if not sessions:
         return ""
-    ordered = _newest_first(sessions)
+    ordered = newest_first(sessions)
     rows = [_count_row(session, (t.messages, t.folded, "yes" if t.summaries else "no", t.memories), (t.first, t.last))
             for session, t in ((session, sessions[session]) for session in ordered[:MAX_SESSIONS])]
     more = f'<p class="amp-muted">… and {len(ordered) - MAX_SESSIONS} more sessions</p>' if len(

@@ -9,7 +9,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigurationError
@@ -121,6 +121,9 @@ class Settings:
     extract_idle: float = 30.0
     """Seconds after its newest message that a batch smaller than ``extract_batch`` is extracted
     anyway (``flush()`` extracts it at once)."""
+    api_key: str | None = field(default=None, repr=False)
+    """Key the HTTP server (``agent-memory serve``) requires on every ``/api/`` route as
+    ``Authorization: Bearer <key>``. ``None``: no key, and the server only listens on a loopback address."""
 
     @classmethod
     def from_env(
@@ -130,10 +133,10 @@ class Settings:
         env = os.environ if environ is None else environ
         known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
-        for name, field in known.items():
+        for name, known_field in known.items():
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is not None:
-                values[name] = _parse(name, str(field.type), raw)
+                values[name] = _parse(name, str(known_field.type), raw)
         for name, value in (overrides or {}).items():
             if name not in known:
                 raise ConfigurationError(f"unknown setting {name!r}; known: {', '.join(known)}")
@@ -194,6 +197,8 @@ class Settings:
             raise ConfigurationError(f"expiry_interval must be a number > 0, got {self.expiry_interval!r}")
         self.ttl_by_kind()
         check_collection_name(self.chroma_collection)
+        if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key.strip()) < 8):
+            raise ConfigurationError("api_key must be text of at least 8 characters (or None for no key)")
         if self.durability not in ("full", "normal"):
             raise ConfigurationError(f"durability must be 'full' or 'normal', got {self.durability!r}")
 

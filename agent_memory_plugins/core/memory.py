@@ -393,11 +393,17 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         where: Mapping[str, Any] | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[MemoryRecord]:
-        """A user's records, filtered by kind, session and metadata ``where``, in time order."""
+        """A user's records, filtered by kind, session and metadata ``where``, in time order.
+
+        ``limit`` and ``offset`` page through that order (``offset`` records are skipped first).
+        """
         count = None if limit is None else check.check_count(limit, "limit", 1)
+        skip = check.check_count(offset, "offset", 0, 2**62)
         filters = _checked_filters(user_id, session_id, kinds, where)
-        return [row.record for row in self.store.select(filters, newest_first=newest_first, limit=count)]
+        rows = self.store.select(filters, newest_first=newest_first, limit=count, offset=skip)
+        return [row.record for row in rows]
 
     def compact(self) -> None:
         """Make forgotten records leave the storage files now: SQLite rewrites its file

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-from ..errors import MissingDependencyError
+from ..extras import require_extra
 
 LANGCHAIN_MODULES = ("langchain_core", "langchain_classic", "langchain")
 LANGGRAPH_MODULES = ("langgraph",)
@@ -12,16 +10,4 @@ LANGGRAPH_MODULES = ("langgraph",)
 
 def require(modules: tuple[str, ...], extra: str) -> None:
     """Raise :class:`MissingDependencyError` (an ``ImportError``) naming ``extra`` if a module is missing."""
-    missing = [name for name in modules if not _importable(name)]
-    if missing:
-        raise MissingDependencyError(
-            f"agent_memory_plugins.langchain needs {', '.join(missing)}: "
-            f"pip install 'agent-memory-plugins[{extra}]'"
-        )
-
-
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # a module set to None in sys.modules, or a broken parent
-        return False
+    require_extra(modules, extra, "langchain")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_memory_plugins import EmbeddingMismatchError, MemoryCore, NotFoundError
+from agent_memory_plugins import EmbeddingMismatchError, InvalidInputError, MemoryCore, NotFoundError
 
 
 def _chat(memory: MemoryCore, session: str, lines: list[str], user: str = "default") -> None:
@@ -260,3 +260,18 @@ def test_a_fold_never_takes_messages_that_arrive_while_it_reads() -> None:
         memory.store.unsummarized = concurrent_write_before_second_read(unsummarized)  # type: ignore[method-assign]
         conversations.fold("default", "s", force=False)
         assert len(unsummarized("default", "s")) == 3  # all three are still in the window of 4: none folded
+
+
+def test_records_page_through_a_users_records_with_limit_and_offset() -> None:
+    with MemoryCore(background=False) as memory:
+        added = memory.add_messages("s", [{"role": "user", "content": f"message {i}", "timestamp": 1000.0 + i}
+                                          for i in range(7)], user_id="ana")
+        memory.add_message("s", "user", "someone else's", user_id="bo")
+        pages = [memory.records(user_id="ana", limit=3, offset=start) for start in (0, 3, 6, 9)]
+        assert [[r.id for r in page] for page in pages] == [
+            [r.id for r in added[0:3]], [r.id for r in added[3:6]], [added[6].id], []]
+        newest = memory.records(user_id="ana", newest_first=True, limit=2, offset=1)
+        assert [r.text for r in newest] == ["message 5", "message 4"]
+        for bad in (-1, 1.5, True, "2"):
+            with pytest.raises(InvalidInputError, match="offset"):
+                memory.records(user_id="ana", offset=bad)

@@ -41,10 +41,11 @@ def test_missing_extra_names_the_install_command() -> None:
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] in ('langchain_core', 'langchain', 'langchain_classic', "
-        "'llama_index', 'langgraph'):\n"
+        "'llama_index', 'langgraph', 'fastapi', 'uvicorn'):\n"
         "            raise ImportError('blocked ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "for module in ('agent_memory_plugins.langchain', 'agent_memory_plugins.llama_index'):\n"
+        "for module in ('agent_memory_plugins.langchain', 'agent_memory_plugins.llama_index', "
+        "'agent_memory_plugins.server'):\n"
         "    try:\n"
         "        __import__(module)\n"
         "    except ImportError as error:\n"
@@ -53,3 +54,5 @@ def test_missing_extra_names_the_install_command() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'agent-memory-plugins[langchain]'" in result.stdout
     assert "pip install 'agent-memory-plugins[llama-index]'" in result.stdout
+    assert "agent_memory_plugins.server needs fastapi, uvicorn: pip install 'agent-memory-plugins[server]'" \
+        in result.stdout

@@ -80,6 +80,17 @@ def test_records_are_ordered_by_timestamp_then_write_order(store: RecordStore) -
     assert ids(store.select(Filters("alice"))) == order
     assert ids(store.select(Filters("alice"), newest_first=True)) == order[::-1]
     assert ids(store.select(Filters("alice"), newest_first=True, limit=2)) == ["late", "tie-3"]
+
+
+def test_select_pages_through_the_time_order_with_an_offset(store: RecordStore) -> None:
+    add(store, record("late", at=10), record("tie-1", at=5), record("early", at=1))
+    add(store, record("tie-2", at=5), record("other", at=2, user="bob"))
+    order = ["early", "tie-1", "tie-2", "late"]
+    pages = [ids(store.select(Filters("alice"), limit=2, offset=start)) for start in (0, 2, 4)]
+    assert pages == [order[:2], order[2:], []]
+    assert ids(store.select(Filters("alice"), newest_first=True, limit=3, offset=1)) == order[::-1][1:4]
+    assert ids(store.select(Filters("alice"), offset=3)) == ["late"]  # no limit: the rest
+    assert ids(store.select(Filters("alice", kinds=("fact",)), limit=5, offset=0)) == []
     messages = [i for i in order if i != "fact"]
     assert ids(store.session_tail("alice", "s1", None)) == messages
     assert ids(store.session_tail("alice", "s1", 3)) == messages[-3:]
@@ -139,6 +150,20 @@ SCOPES: list[tuple[Filters, set[str]]] = [
 ]
 
 
+ODD_KEYS = ['say "hi"', "back\\slash", "ends\\", 'both\\"', "a.b", "[0]", "$x", "'", "名前 🙂",
+            "tab\tnew\nline", "\x01\x7f"]
+"""Metadata keys a JSON path would have to quote or escape."""
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_where_finds_metadata_keys_with_quotes_backslashes_and_dots(store: RecordStore, key: str) -> None:
+    add(store, record("yes", metadata={key: "v", "other": 1}), record("no", metadata={key: "w"}),
+        record("none", metadata={"plain": "v"}), record("nested", metadata={"outer": {key: "v"}}))
+    assert ids(store.select(Filters("alice", where={key: "v"}))) == ["yes"]
+    assert set(store.ids_matching(Filters("alice", where={key: {"$in": ["v", "w"]}}), 10)) == {"yes", "no"}
+    assert ids(store.select(Filters("alice", where={key: {"$ne": "v"}}))) == ["no"]
+
+
 @pytest.mark.parametrize(("filters", "expected"), SCOPES)
 def test_every_filtered_read_keeps_to_its_scope(store: RecordStore, filters: Filters, expected: set[str]) -> None:
     _scoping_data(store)
@@ -177,6 +202,10 @@ def test_counts_sessions_and_users_are_per_user(store: RecordStore) -> None:
                 for a in store.activity()}
     assert activity[("alice", None, "fact")] == (1, 0, BASE + 100, BASE + 100)
     assert activity[("bob", "s1", "message")] == (1, 0, BASE + 7, BASE + 7) and len(activity) == 6
+    for user in ("alice", "bob", "carol"):
+        assert sorted(store.activity(user), key=repr) == sorted(
+            (a for a in store.activity() if a.user_id == user), key=repr)
+    assert {a.session_id for a in store.activity("alice")} == {"s1", "s2", "s3", None}
 
 
 def test_scoring_fields_give_importance_time_and_whether_a_record_asks(store: RecordStore) -> None:

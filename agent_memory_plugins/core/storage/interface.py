@@ -208,9 +208,12 @@ class RecordStore(Protocol):
     def existing(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored (any user; core bookkeeping)."""
 
-    def select(self, filters: Filters, *, newest_first: bool = False, limit: int | None = None) -> list[StoredRow]:
+    def select(
+        self, filters: Filters, *, newest_first: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[StoredRow]:
         """Records matching ``filters`` in time order (``(timestamp, seq)``; reversed when
-        ``newest_first``), at most ``limit``."""
+        ``newest_first``), at most ``limit``, after skipping the first ``offset`` of that order
+        (pages: ``offset=0, limit=n``, then ``offset=n``, ...; an offset past the end gives ``[]``)."""
 
     def ids_matching(self, filters: Filters, limit: int) -> list[str]:
         """Ids of records matching ``filters``, at most ``limit`` of them (any order)."""
@@ -256,8 +259,9 @@ class RecordStore(Protocol):
     def count_by_kind(self, user_id: str | None) -> dict[str, int]:
         """Record counts per kind (of one user, or all)."""
 
-    def activity(self) -> list[Activity]:
-        """Counts and time span of every (user, session, kind), for operators (not scoped)."""
+    def activity(self, user_id: str | None = None) -> list[Activity]:
+        """Counts and time span of every (user, session, kind), for operators (not scoped); with
+        ``user_id``, of that user's only (the same rows ``activity()`` holds for it)."""
 
     # -- keyword recall --------------------------------------------------------------------------
     def keyword_candidates(

@@ -100,13 +100,13 @@ class RecordQueries(PostgresConnection):
                 for record_id, importance, ts, asks in self._read(sql, [list(ids), *params])}
 
     # -- reads by filter ------------------------------------------------------------------------
-    def select(self, filters: Filters, *, newest_first: bool = False, limit: int | None = None) -> list[StoredRow]:
+    def select(
+        self, filters: Filters, *, newest_first: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[StoredRow]:
         where, params = filters_sql(filters)
         order = "ts DESC, seq DESC" if newest_first else "ts, seq"
-        sql = f"SELECT {COLUMNS} FROM records r WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
+        sql = f"SELECT {COLUMNS} FROM records r WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s"
+        params.extend([limit, offset])  # LIMIT NULL: no limit
         return [to_row(row) for row in self._read(sql, params)]
 
     def ids_matching(self, filters: Filters, limit: int) -> list[str]:
@@ -189,10 +189,11 @@ class RecordQueries(PostgresConnection):
             rows = self._read("SELECT kind, COUNT(*) FROM records WHERE user_id = %s GROUP BY kind", (user_id,))
         return {str(kind): int(n) for kind, n in rows}
 
-    def activity(self) -> list[Activity]:
+    def activity(self, user_id: str | None = None) -> list[Activity]:
         rows = self._read(
             "SELECT user_id, session_id, kind, COUNT(*), SUM(summarized::int), MIN(ts), MAX(ts) "
-            "FROM records GROUP BY user_id, session_id, kind"
+            "FROM records WHERE %s::text IS NULL OR user_id = %s GROUP BY user_id, session_id, kind",
+            (user_id, user_id),
         )
         return [Activity(str(u), None if s is None else str(s), str(k), int(n), int(f), float(lo), float(hi))
                 for u, s, k, n, f, lo, hi in rows]

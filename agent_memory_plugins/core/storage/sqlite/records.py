@@ -108,13 +108,13 @@ class RecordQueries(SQLiteConnection):
         return found
 
     # -- reads by filter ------------------------------------------------------------------------
-    def select(self, filters: Filters, *, newest_first: bool = False, limit: int | None = None) -> list[StoredRow]:
+    def select(
+        self, filters: Filters, *, newest_first: bool = False, limit: int | None = None, offset: int = 0
+    ) -> list[StoredRow]:
         where, params = filters_sql(filters)
         order = "ts DESC, seq DESC" if newest_first else "ts, seq"
-        sql = f"SELECT {COLUMNS} FROM records r WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql = f"SELECT {COLUMNS} FROM records r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        params.extend([-1 if limit is None else limit, offset])
         return [to_row(row) for row in self._read(sql, params)]
 
     def ids_matching(self, filters: Filters, limit: int) -> list[str]:
@@ -197,10 +197,11 @@ class RecordQueries(SQLiteConnection):
             rows = self._read("SELECT kind, COUNT(*) FROM records WHERE user_id = ? GROUP BY kind", (user_id,))
         return {str(kind): int(n) for kind, n in rows}
 
-    def activity(self) -> list[Activity]:
+    def activity(self, user_id: str | None = None) -> list[Activity]:
+        scope, params = ("WHERE user_id = ? ", (user_id,)) if user_id is not None else ("", ())
         rows = self._read(
             "SELECT user_id, session_id, kind, COUNT(*), SUM(summarized), MIN(ts), MAX(ts) "
-            "FROM records GROUP BY user_id, session_id, kind"
+            f"FROM records {scope}GROUP BY user_id, session_id, kind", params
         )
         return [Activity(str(u), None if s is None else str(s), str(k), int(n), int(f), float(lo), float(hi))
                 for u, s, k, n, f, lo, hi in rows]

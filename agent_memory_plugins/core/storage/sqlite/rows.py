@@ -73,8 +73,7 @@ def where_sql(where: dict[str, Any], column: str = "metadata") -> tuple[str, lis
             for _, part_params in parts:
                 params.extend(part_params)
             continue
-        path = '$."' + key.replace('"', '\\"') + '"'
-        field = f"json_extract({column}, ?)"
+        field, path = _metadata_field(key, column)
         operator, operand = next(iter(value.items())) if isinstance(value, dict) else ("$eq", value)
         if operator in LIST_OPERATORS:
             clauses.append(f"{field} {LIST_OPERATORS[operator]} ({marks(operand)})")
@@ -84,6 +83,18 @@ def where_sql(where: dict[str, Any], column: str = "metadata") -> tuple[str, lis
             clauses.append(f"{field} {OPERATORS[operator]} ?")
             params.extend([path, operand])
     return "(" + " AND ".join(clauses) + ")", params
+
+
+def _metadata_field(key: str, column: str) -> tuple[str, str]:
+    """An expression for the top-level field ``key`` of a JSON column, and its parameter.
+
+    A JSON path names the field (fast); SQLite's paths cannot quote a key holding ``"`` or ``\\``
+    and compare labels as stored, where JSON escapes control characters, so such a key is looked up
+    among the object's members (``json_each``, which decodes them) instead.
+    """
+    if '"' in key or "\\" in key or any(ord(char) < 0x20 for char in key):
+        return f"(SELECT value FROM json_each({column}) WHERE key = ?)", key
+    return f"json_extract({column}, ?)", '$."' + key + '"'
 
 
 def match_expression(terms: Sequence[str]) -> str:
