@@ -225,21 +225,26 @@ class Settings:
         return found
 
 
-_COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")
-_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+COLLECTION_ID_DIGITS = 12
+"""Hex digits of the store id that follow ``chroma_collection`` in its collection's name."""
+MAX_COLLECTION_PREFIX = 512 - COLLECTION_ID_DIGITS - 1
+"""Longest ``chroma_collection``: Chroma names have 3 to 512 characters, ours are ``prefix-<id>``."""
+_COLLECTION_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def check_collection_name(name: object) -> None:
-    """Raise :class:`ConfigurationError` unless ``name`` is a valid Chroma collection name: 3 to
-    512 letters, digits, ``.``, ``_`` or ``-``, starting and ending with a letter or digit, no
-    ``..``, not an IPv4 address (Chroma's own rules, checked before Chroma fails on them)."""
-    valid = (isinstance(name, str) and _COLLECTION_NAME.fullmatch(name) is not None and ".." not in name
-             and _IPV4.fullmatch(name) is None)
-    if not valid:
+def check_collection_name(name: object) -> str:
+    """``name`` (the ``chroma_collection`` setting) if Chroma collection names can start with it;
+    else :class:`ConfigurationError` naming the setting (checked before Chroma fails on it). Each
+    store's collection is ``<chroma_collection>-<12 hex digits of the store id>``, so the prefix
+    has 1 to 499 letters, digits, ``.``, ``_`` or ``-``, starts with a letter or digit and holds no ``..``."""
+    if (not isinstance(name, str) or not _COLLECTION_PREFIX.fullmatch(name) or ".." in name
+            or len(name) > MAX_COLLECTION_PREFIX):
         raise ConfigurationError(
-            "chroma_collection must be 3 to 512 letters, digits, '.', '_' or '-', starting and ending with "
-            f"a letter or digit (no '..', not an IP address), got {name!r}"
+            f"chroma_collection must be 1 to {MAX_COLLECTION_PREFIX} characters from A-Z, a-z, 0-9, '.', '_' and "
+            f"'-', starting with a letter or digit and without '..' (each store's collection is named "
+            f"'<chroma_collection>-<store id>'), got {name!r}"
         )
+    return name
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}

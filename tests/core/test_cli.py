@@ -144,6 +144,7 @@ def test_global_options_before_the_command(tmp_path: Path, capsys: pytest.Captur
     assert status == 0 and json.loads(out)[0]["record"]["text"] == "I keep bees"
 
 
+@pytest.mark.sqlite_only  # about store folders (a PostgreSQL store lives in its database)
 def test_a_mistyped_path_is_not_a_new_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     typo = tmp_path / "agent_memroy"
     for command in (["stats"], ["sessions"], ["search", "x"], ["export"], ["show", "s"], ["users"],

@@ -68,5 +68,5 @@ def test_policy_start_on() -> None:
     assert window_start(roles, [1] * 8, 5, None) == 3
     assert window_start(roles, [1] * 8, 5, None, "user") == 4
     assert window_start(["assistant", "assistant"], [1, 1], 5, None, "user") == 0  # no user turn: unchanged
-    fit = fit_context(0, [], [1] * 6, 3, ["user", "assistant"] * 3, "user")
+    fit = fit_context(0, [], [1] * 6, 3, ["user", "assistant"] * 3, start_on="user")
     assert fit.window_start == 4 and fit.tokens == 2

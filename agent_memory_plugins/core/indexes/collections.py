@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ...errors import ConfigurationError
+from ...settings import COLLECTION_ID_DIGITS, check_collection_name
 
 __all__ = ["OWNER", "STORE_ID", "check_prefix", "collection_name", "open_collection"]
 
@@ -30,11 +30,8 @@ STORE_ID = "store_id"
 """Key of the store's identity among the record store's secrets."""
 OWNER = "agent_memory_store"
 """Key of the owning store's identity in a collection's metadata."""
-ID_DIGITS = 12
+ID_DIGITS = COLLECTION_ID_DIGITS
 """Hex digits of the store id in a collection's name (48 bits: the metadata check does the rest)."""
-MAX_PREFIX = 512 - ID_DIGITS - 1
-"""Chroma names have 3 to 512 characters; ours are ``prefix-<12 hex digits>``."""
-_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PAGE = 1000
 """Vectors read, copied or checked per request while moving a legacy collection."""
 Legacy = Literal["own", "shared", "none"]
@@ -43,19 +40,9 @@ Chroma under its folder), several stores' (a server or a caller's client), or no
 
 
 def check_prefix(prefix: object) -> str:
-    """``prefix`` (the ``chroma_collection`` setting) if collection names can start with it.
-
-    Raises :class:`ConfigurationError` naming the setting otherwise: Chroma accepts names of 3 to
-    512 letters, digits, ``.``, ``_`` and ``-`` that start and end with a letter or digit and hold
-    no ``..``; the store id's digits are appended after a ``-``.
-    """
-    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or ".." in prefix or len(prefix) > MAX_PREFIX:
-        raise ConfigurationError(
-            f"chroma_collection must be 1 to {MAX_PREFIX} characters from A-Z, a-z, 0-9, '.', '_' and '-', "
-            f"starting with a letter or digit and without '..' (each store's collection is named "
-            f"'<chroma_collection>-<store id>'), got {prefix!r}"
-        )
-    return prefix
+    """``prefix`` (the ``chroma_collection`` setting) if collection names can start with it (see
+    :func:`~agent_memory_plugins.settings.check_collection_name`, which raises otherwise)."""
+    return check_collection_name(prefix)
 
 
 def collection_name(prefix: str, store_id: str) -> str:
