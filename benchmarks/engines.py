@@ -141,7 +141,8 @@ def locomo_recall(engine: str, databases: Databases, data: str) -> float:
     """LoCoMo recall@10 of ``benchmarks/locomo.py`` on this engine (its own process)."""
     import subprocess
 
-    command = [sys.executable, str(HERE / "locomo.py"), "--data", data, "--ours-only", "--no-folds"]
+    command = [sys.executable, str(HERE / "locomo.py"), "--data", str(Path(data).resolve()), "--ours-only",
+               "--no-folds"]
     if engine == "postgres":
         command += ["--database-url", databases.new()]
     with tempfile.TemporaryDirectory() as scratch:
@@ -178,8 +179,8 @@ def _show(value: Any) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="a PostgreSQL server where this user may create databases")
-    parser.add_argument("--sizes", default="10000,100000", help="store sizes (records), comma-separated")
-    parser.add_argument("--processes", default="1,2,4,8", help="writer process counts, comma-separated")
+    parser.add_argument("--sizes", default="10000,100000", help="store sizes (records), comma-separated ('' for none)")
+    parser.add_argument("--processes", default="1,2,4,8", help="writer process counts, comma-separated ('' for none)")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each throughput run writes")
     parser.add_argument("--writes", type=int, default=500, help="timed add_message calls per size")
     parser.add_argument("--searches", type=int, default=200, help="timed searches per size")
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     databases = Databases(args.database_url)
     engines = ("sqlite", "postgres")
     rows: list[tuple[str, Callable[[str], Any]]] = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in args.sizes.split(",") if s):
         cache: dict[str, dict[str, float]] = {}
 
         def measured(engine: str, size: int = size, cache: dict[str, dict[str, float]] = cache) -> dict[str, float]:
@@ -202,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                            ("search_p50", "search p50 ms"), ("search_p95", "search p95 ms")):
             rows.append((f"{label} @ {size:,} records",
                          lambda engine, key=key, measured=measured: measured(engine)[key]))
-    for count in (int(p) for p in args.processes.split(",")):
+    for count in (int(p) for p in args.processes.split(",") if p):
         rows.append((f"writes/s with {count} process{'es' if count > 1 else ''}",
                      lambda engine, count=count: throughput(engine, count, databases, args.seconds)))
     if args.locomo:
