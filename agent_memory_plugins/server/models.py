@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from ..records import HistoryEvent, Hit, Link, MemoryContext, MemoryRecord
+from ..records import Block, HistoryEvent, Hit, Link, MemoryContext, MemoryRecord
 
 Role = Literal["user", "assistant", "system", "tool"]
 Kind = Literal["message", "summary", "fact", "event", "preference", "skill"]
@@ -65,6 +65,24 @@ class Strict(BaseModel):
 
 
 # -- responses ---------------------------------------------------------------------------------
+class BlockOut(BaseModel):
+    """One version of a working-memory block (``session_id`` null: the user's own block)."""
+
+    name: str
+    text: str
+    user_id: str
+    session_id: str | None
+    limit: int = Field(description="Most characters the block may hold")
+    version: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, block: Block) -> BlockOut:
+        """The wire form of a core block."""
+        return cls(name=block.name, text=block.text, user_id=block.user_id, session_id=block.session_id,
+                   limit=block.limit, version=block.version, updated_at=block.updated_at)
+
+
 class RecordOut(BaseModel):
     """One stored record: a message, a summary or a long-term memory."""
 
@@ -340,6 +358,14 @@ class AddMessages(Strict):
 
     messages: list[MessageIn] = Field(min_length=1, max_length=MAX_BATCH)
     agent_id: Id | None = None
+
+
+class BlockIn(Strict):
+    """A new text for a working-memory block (a new version; ``session_id`` absent: the user's own block)."""
+
+    text: Annotated[str, Field(max_length=MAX_TEXT, pattern=TEXT_PATTERN)]
+    session_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_TEXT)] | None = None
 
 
 class RememberIn(Strict):

@@ -213,6 +213,7 @@ def test_a_read_only_server_refuses_every_write_and_serves_reads(core: MemoryCor
     before = [core.export(user_id=user) for user in ("alice", "bob")]
     writes = [("POST", "/api/users/alice/sessions/trip/messages", {"messages": [{"role": "user", "content": "x"}]}),
               ("POST", "/api/users/alice/memories", {"text": "I like tea"}),
+              ("PUT", "/api/users/alice/blocks/persona", {"text": "a climber"}),
               ("DELETE", f"/api/users/alice/records/{ids['hiking']}", None),
               ("DELETE", "/api/users/alice/sessions/trip", None), ("DELETE", "/api/users/alice", None)]
     with running(core, read_only=True) as live, live.client() as client:
@@ -283,3 +284,26 @@ def test_agent_memory_serve_runs_the_api_and_dashboard(tmp_path: Path) -> None:
         process.wait(timeout=60)
     with MemoryCore(tmp_path / "store") as reopened:
         assert [r.text for r in reopened.messages("s", user_id="u")] == ["served from disk"]
+
+
+def test_blocks_are_set_versioned_listed_and_scoped(server: Running) -> None:
+    with server.client() as client:
+        user = client.put("/api/users/alice/blocks/persona", json={"text": "Alice, a climber", "limit": 40})
+        task = client.put("/api/users/alice/blocks/task", json={"text": "plan the trip", "session_id": "trip"})
+        again = client.put("/api/users/alice/blocks/persona", json={"text": "Alice, a climber and cook"})
+        listed = client.get("/api/users/alice/blocks", params={"session_id": "trip"}).json()
+        alone = client.get("/api/users/alice/blocks").json()
+        one = client.get("/api/users/alice/blocks/persona").json()
+        history = client.get("/api/users/alice/blocks/persona/history").json()
+        too_long = client.put("/api/users/alice/blocks/persona", json={"text": "x" * 41})
+        bobs = client.get("/api/users/bob/blocks/persona")
+        bad_name = client.put("/api/users/alice/blocks/9lives", json={"text": "no"})
+    assert user.status_code == task.status_code == again.status_code == 200
+    assert [(b["name"], b["session_id"]) for b in listed] == [("persona", None), ("task", "trip")]
+    assert [b["name"] for b in alone] == ["persona"]
+    assert one["text"] == "Alice, a climber and cook" and one["version"] == 2 and one["limit"] == 40
+    assert [b["text"] for b in history] == ["Alice, a climber", "Alice, a climber and cook"]
+    assert too_long.status_code == 422 and "persona" in str(too_long.json())  # over the limit: nothing changed
+    assert server.core.get_block("persona", user_id="alice").version == 2
+    assert bobs.status_code == 404  # another user's block of the same name is not there
+    assert bad_name.status_code == 422 and "name" in str(bad_name.json())

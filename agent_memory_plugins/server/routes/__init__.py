@@ -1,6 +1,6 @@
 """The JSON API: one module per resource, all mounted under ``/api/`` behind the API key.
 
-Adding a resource (working-memory blocks, say) is one module with a ``router`` added to
+Adding a resource is one module with a ``router`` added to
 :data:`ROUTERS`; the key check, the error answers and the OpenAPI document come with it.
 """
 
@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends
 
 from ..deps import check_key, known_query
 from ..models import ERRORS
-from . import records, search, sessions, stats, users
+from . import blocks, records, search, sessions, stats, users
 
-ROUTERS = (stats.router, users.router, sessions.router, records.router, search.router)
+ROUTERS = (stats.router, users.router, sessions.router, records.router, blocks.router, search.router)
 """Every resource router, in the order the OpenAPI document lists them."""
 
 
