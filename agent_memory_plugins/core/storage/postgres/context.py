@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..interface import ContextBatch, Filters, Neighbourhood
@@ -255,29 +256,51 @@ def _weights(
     return [idf(count, int(hits.get(term, 0))) for term in wanted], max(average, 1e-9)
 
 
-def _own_words(
-    query: Query, database: str, wanted: list[str], where: str, params: list[Any], limit: int, unprocessed: str
+@dataclass(frozen=True)
+class _Postings:
+    """One BM25 index in tables: its postings, the rows they count, and how a row is scored."""
+
+    table: str
+    """The postings (``term``, ``user_id``, ``seq`` and frequencies, aliased ``k``)."""
+    rows_table: str
+    """What the postings count (for the number of rows and their total length)."""
+    length: str
+    """A row's length in ``rows_table``."""
+    joins: str
+    """What joins ``records r`` (and the rows' table) to ``k``."""
+    row_length: str
+    """A matched row's length, in the joined aliases."""
+
+
+_OWN_WORDS = _Postings("keywords", "records", "length + 1", "JOIN records r ON r.seq = k.seq", "r.length + 1")
+_IN_CONTEXT = _Postings("context_keywords", "context_rows", "length",
+                        "JOIN context_rows c ON c.seq = k.seq JOIN records r ON r.seq = k.seq", "c.length")
+
+
+def _bm25(
+    query: Query, database: str, index: _Postings, frequency: str, wanted: list[str], where: str, params: list[Any],
+    limit: int,
 ) -> list[tuple[str, float]]:
-    idfs, average = _weights(query, database, "keywords", "records", "length + 1", wanted)
-    score = bm25_sql("k.tf", "r.length + 1", repr(average))
+    """Ids of the records matching ``wanted`` in ``index`` within ``where``, best BM25 first."""
+    idfs, average = _weights(query, database, index.table, index.rows_table, index.length, wanted)
+    score = bm25_sql(frequency, index.row_length, repr(average))
     rows = query(
         f"SELECT r.id, SUM({score}) AS score FROM unnest(%s::text[], %s::float8[]) AS q(term, idf) "
-        "JOIN keywords k ON k.term = q.term AND k.user_id = %s JOIN records r ON r.seq = k.seq "
-        f"WHERE {where} {unprocessed} GROUP BY r.id ORDER BY score DESC, r.id LIMIT %s",
+        f"JOIN {index.table} k ON k.term = q.term AND k.user_id = %s {index.joins} "
+        f"WHERE {where} GROUP BY r.id ORDER BY score DESC, r.id LIMIT %s",
         [wanted, idfs, params[0], *params, limit],
     )
     return [(str(record_id), float(value)) for record_id, value in rows]
+
+
+def _own_words(
+    query: Query, database: str, wanted: list[str], where: str, params: list[Any], limit: int, unprocessed: str
+) -> list[tuple[str, float]]:
+    return _bm25(query, database, _OWN_WORDS, "k.tf", wanted, f"{where} {unprocessed}", params, limit)
 
 
 def _in_context(
     query: Query, database: str, wanted: list[str], where: str, params: list[Any], limit: int, weight: float
 ) -> list[tuple[str, float]]:
-    idfs, average = _weights(query, database, "context_keywords", "context_rows", "length", wanted)
-    score = bm25_sql(f"k.tf_text + {weight!r} * k.tf_context", "c.length", repr(average))
-    rows = query(
-        f"SELECT r.id, SUM({score}) AS score FROM unnest(%s::text[], %s::float8[]) AS q(term, idf) "
-        "JOIN context_keywords k ON k.term = q.term AND k.user_id = %s JOIN context_rows c ON c.seq = k.seq "
-        f"JOIN records r ON r.seq = k.seq WHERE {where} GROUP BY r.id ORDER BY score DESC, r.id LIMIT %s",
-        [wanted, idfs, params[0], *params, limit],
-    )
-    return [(str(record_id), float(value)) for record_id, value in rows]
+    frequency = f"k.tf_text + {weight!r} * k.tf_context"  # FTS5 weighs each column's hits
+    return _bm25(query, database, _IN_CONTEXT, frequency, wanted, where, params, limit)
