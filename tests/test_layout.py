@@ -64,7 +64,8 @@ def test_the_core_imports_nothing_above_it() -> None:
 def test_the_import_scan_sees_imports_between_modules() -> None:
     """The scan above can fail: it resolves relative imports to the package's modules."""
     assert {"core", "records"} <= _package_imports(PACKAGE / "langchain" / "history.py")
-    assert {"core", "errors", "records", "settings"} <= _package_imports(CORE / "memory.py")
+    assert {"core", "errors", "records"} <= _package_imports(CORE / "memory.py")
+    assert {"core", "errors", "settings"} <= _package_imports(CORE / "lifecycle.py")
     assert {"core", "records"} <= _package_imports(CORE / "longterm" / "memories.py")
 
 

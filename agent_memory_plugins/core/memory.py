@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import collections
 import functools
-import gc
 import logging
 import os
 import time
@@ -15,9 +13,8 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from ..errors import IndexingError, InvalidInputError, StoreClosedError, StoreInUseError, VectorIndexUnavailableError
+from ..errors import IndexingError, InvalidInputError, StoreClosedError, VectorIndexUnavailableError
 from ..records import MemoryRecord, SearchResults
-from ..settings import Settings
 from . import validation as check
 from .conversation.folding import Conversations
 from .conversation.memory import ConversationMemory
@@ -27,8 +24,8 @@ from .filters import check_where
 from .indexes.collections import STORE_ID
 from .indexes.embeddings import CachedEmbedder, resolve_embedder
 from .indexes.indexer import Indexer
-from .indexes.vectors import ChromaIndex
 from .indexes.worker import Worker
+from .lifecycle import BY_FOLDER, DEFAULT, OPEN_CORES, held_core, open_index, release, settings_for, weak_drain
 from .longterm.consolidator import resolve_consolidator
 from .longterm.extracting import Extraction
 from .longterm.extractor import resolve_extractor
@@ -48,26 +45,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 FOLD_PASSES = 3
 """Folding passes one drain makes (a fold that raced another process is retried)."""
-WORKER_STOP_SECONDS = 0.1
-"""How long ``close`` waits for the worker thread to end (after that it ends on its own: a stopped
-indexer writes nothing, and the worker only loads a model or waits outside the index lock)."""
-_OPEN_CORES: weakref.WeakSet[MemoryCore] = weakref.WeakSet()
-_BY_FOLDER: weakref.WeakValueDictionary[str, MemoryCore] = weakref.WeakValueDictionary()
-"""The core holding each embedded folder in this process."""
-_COMPONENTS = ("embedder", "summarizer", "consolidator", "token_counter", "chroma_client")
-_DEFAULT: Any = object()
-"""Marks a keyword the caller did not pass (so ``None`` can mean "no limit")."""
-
-
-@atexit.register
-def _close_open_cores() -> None:
-    """Close cores the program left open: stop workers cleanly and checkpoint SQLite."""
-    for core in list(_OPEN_CORES):
-        try:
-            core._opens = 1  # however often it was handed out
-            core.close()
-        except Exception:  # best effort at interpreter exit
-            log.debug("closing a MemoryCore at exit failed", exc_info=True)
 
 
 def _in_thread(method: Callable[P, T]) -> Callable[P, Any]:
@@ -105,7 +82,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
     def __new__(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> MemoryCore:
         """A folder this process already has open comes back as the core that holds it (a notebook
         cell or a Streamlit script run again), when asked for with the same settings."""
-        held = _held_core(path, kwargs)
+        held = held_core(path, kwargs)
         if held is not None:
             held._opens += 1
             return held
@@ -115,8 +92,8 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        window_messages: int | None = _DEFAULT,
-        window_tokens: int | None = _DEFAULT,
+        window_messages: int | None = DEFAULT,
+        window_tokens: int | None = DEFAULT,
         embedder: Any = None,
         summarizer: Any = None,
         consolidator: Any = None,
@@ -130,7 +107,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         if getattr(self, "_opens", 0):  # the open core of this folder, handed back by __new__
             return
         self._opens = 1
-        self.settings = _settings(path, window_messages, window_tokens, settings)
+        self.settings = settings_for(path, window_messages, window_tokens, settings)
         folder = self.settings.path
         if folder is not None:
             os.makedirs(folder, exist_ok=True)
@@ -148,7 +125,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         self._next_sweep = 0.0
         self._closed = False
         self._last_error: BaseException | None = None
-        self.index = _open_index(self.settings, chroma_client)
+        self.index = open_index(self.settings, chroma_client)
         try:
             self.store = open_record_store(self.settings)
             self._location = self.store.location()
@@ -170,14 +147,14 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             self.index.close()
             self.store.close()
             raise
-        _OPEN_CORES.add(self)
+        OPEN_CORES.add(self)
         if folder is not None and self.index.mode == "embedded":
-            _BY_FOLDER[folder] = self
+            BY_FOLDER[folder] = self
         # The worker holds the core weakly, so a core the program dropped (a notebook cell run
         # again) is collected, and the finalizer releases its folder for the next one.
-        self._worker = Worker(_weak_drain(self), self.settings.index_interval) if background else None
+        self._worker = Worker(weak_drain(self), self.settings.index_interval) if background else None
         self._finalizer = weakref.finalize(
-            self, _release, self.indexer, self._worker, self._index_lock, self.index, self.store
+            self, release, self.indexer, self._worker, self._index_lock, self.index, self.store
         )
         if self._worker is not None:
             self._worker.start()
@@ -511,89 +488,6 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
     acompact = _in_thread(compact)
     aflush = _in_thread(flush)
     aclose = _in_thread(close)
-
-
-def _settings(path: Any, window_messages: Any, window_tokens: Any, settings: Mapping[str, Any]) -> Settings:
-    """The settings of a core opened with these arguments."""
-    overrides: dict[str, Any] = dict(settings)
-    if path is not None:
-        overrides["path"] = os.path.abspath(os.fspath(path))  # Chroma caches clients by path text
-    if window_messages is not _DEFAULT:  # None switches the count limit off
-        overrides["window_messages"] = window_messages
-    if window_tokens is not _DEFAULT:
-        overrides["window_tokens"] = window_tokens
-    return Settings.from_env(overrides)
-
-
-def _held_core(path: Any, kwargs: dict[str, Any]) -> MemoryCore | None:
-    """The open core of this process that holds ``path``, when these arguments ask for the same
-    store (no components of their own, the same settings); ``None`` when nothing holds it.
-    Raises :class:`StoreInUseError` when a live core holds it with other settings."""
-    if path is None:
-        return None
-    held = _BY_FOLDER.get(os.path.abspath(os.fspath(path)))
-    if held is None or held._closed:
-        return None
-    options = {name: value for name, value in kwargs.items()
-               if name not in (*_COMPONENTS, "window_messages", "window_tokens", "reindex", "background")}
-    try:
-        wanted = _settings(path, kwargs.get("window_messages", _DEFAULT), kwargs.get("window_tokens", _DEFAULT),
-                           options)
-    except Exception:
-        return None  # bad arguments: __init__ reports them
-    same = (wanted == held.settings and not kwargs.get("reindex")
-            and all(kwargs.get(name) is None for name in _COMPONENTS))
-    if not same:
-        raise StoreInUseError(
-            f"another MemoryCore of this process has {held.settings.path} open (with other settings or "
-            "components); close() it first, or use that one. To use one store from several processes "
-            "run a Chroma server (chroma run --path DIR --port 8000) and pass chroma_url='http://127.0.0.1:8000'."
-        )
-    return held
-
-
-def _open_index(settings: Settings, client: Any) -> ChromaIndex:
-    """The vector index of a store. A folder held by a core this process dropped is released
-    first (its finalizer runs on collection); one held by a live core or another process is not."""
-    def attempt() -> ChromaIndex:
-        return ChromaIndex(settings.path, settings.chroma_collection, settings.chroma_url, client)
-
-    try:
-        return attempt()
-    except StoreInUseError:
-        gc.collect()  # a dropped core in a reference cycle: collecting it releases the folder
-        try:
-            return attempt()
-        except StoreInUseError as error:
-            holders = [core for core in list(_OPEN_CORES) if core.settings.path == settings.path]
-            if holders:
-                raise StoreInUseError(
-                    f"another MemoryCore of this process has {settings.path} open; close() it first, "
-                    "or share that one (one MemoryCore per folder per process)"
-                ) from error
-            raise
-
-
-def _weak_drain(core: MemoryCore) -> Callable[[], None]:
-    """The worker's drain, holding ``core`` weakly (once it is collected, draining does nothing)."""
-    ref = weakref.ref(core)
-
-    def drain() -> None:
-        alive = ref()
-        if alive is not None:
-            alive._background_drain()
-
-    return drain
-
-
-def _release(indexer: Indexer, worker: Worker | None, lock: Any, index: ChromaIndex, store: Any) -> None:
-    """Stop the worker and close the stores (``close()``, or the collection of a dropped core)."""
-    indexer.stop()
-    if worker is not None:
-        worker.stop(WORKER_STOP_SECONDS)
-    with lock:
-        index.close()
-        store.close()
 
 
 def _checked_filters(
