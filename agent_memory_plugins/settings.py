@@ -227,22 +227,26 @@ class Settings:
 
 COLLECTION_ID_DIGITS = 12
 """Hex digits of the store id that follow ``chroma_collection`` in its collection's name."""
-MAX_COLLECTION_PREFIX = 512 - COLLECTION_ID_DIGITS - 1
-"""Longest ``chroma_collection``: Chroma names have 3 to 512 characters, ours are ``prefix-<id>``."""
+USER_COLLECTION_DIGITS = 16
+"""Hex digits of a user's keyed digest that follow the store's collection name in a user's collection's."""
+MAX_COLLECTION_PREFIX = 512 - COLLECTION_ID_DIGITS - 1 - USER_COLLECTION_DIGITS - 1
+"""Longest ``chroma_collection``: Chroma names have 3 to 512 characters, ours are
+``prefix-<store id>-<user digest>``."""
 _COLLECTION_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def check_collection_name(name: object) -> str:
     """``name`` (the ``chroma_collection`` setting) if Chroma collection names can start with it;
     else :class:`ConfigurationError` naming the setting (checked before Chroma fails on it). Each
-    store's collection is ``<chroma_collection>-<12 hex digits of the store id>``, so the prefix
-    has 1 to 499 letters, digits, ``.``, ``_`` or ``-``, starts with a letter or digit and holds no ``..``."""
+    store's collection is ``<chroma_collection>-<12 hex digits of the store id>`` and each of its
+    users' ``<that>-<16 hex digits>``, so the prefix has 1 to 482 letters, digits, ``.``, ``_``
+    or ``-``, starts with a letter or digit and holds no ``..``."""
     if (not isinstance(name, str) or not _COLLECTION_PREFIX.fullmatch(name) or ".." in name
             or len(name) > MAX_COLLECTION_PREFIX):
         raise ConfigurationError(
             f"chroma_collection must be 1 to {MAX_COLLECTION_PREFIX} characters from A-Z, a-z, 0-9, '.', '_' and "
-            f"'-', starting with a letter or digit and without '..' (each store's collection is named "
-            f"'<chroma_collection>-<store id>'), got {name!r}"
+            f"'-', starting with a letter or digit and without '..' (each store's collections are named "
+            f"'<chroma_collection>-<store id>-<user digest>'), got {name!r}"
         )
     return name
 

@@ -297,16 +297,17 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             "records": self.store.count(user), "by_kind": self.store.count_by_kind(user),
             "sessions": len(self.store.sessions(user)) if user else self.store.session_count(),
             "users": len(self.store.users()) if user is None else 1,
-            "pending_index": self.indexer.pending(), "vectors": self._vector_count(),
+            "pending_index": self.indexer.pending(), "vectors": self._vector_count(user),
         }
         if self.extraction is not None:  # calls, memories, errors, last_error, retrying
             found["extraction"] = self.extraction.stats()
         return found
 
-    def _vector_count(self) -> int | None:
-        """Vectors in the index, ``None`` while a Chroma server is unreachable."""
+    def _vector_count(self, user_id: str | None) -> int | None:
+        """Vectors in the index (of ``user_id``, or of every user), ``None`` while a Chroma server
+        is unreachable."""
         try:
-            return self.index.count()
+            return self.index.count(user_id)
         except VectorIndexUnavailableError:
             return None
 

@@ -31,8 +31,7 @@ def same_direction(a: np.ndarray, b: list[float] | np.ndarray) -> bool:
 
 
 def stored(memory: MemoryCore, record_id: str) -> np.ndarray:
-    found = memory.index.collection.get(ids=[record_id], include=["embeddings"])
-    return np.asarray(found["embeddings"][0], dtype=np.float32)
+    return np.asarray(memory.index.stored([record_id])[record_id], dtype=np.float32)
 
 
 def in_context(texts: list[str], position: int, weight: float = 0.5, turns: int = 2) -> np.ndarray:
@@ -83,7 +82,7 @@ def test_a_forgotten_message_leaves_no_part_in_its_neighbours_vectors(store_path
         rest = TALK[:2] + TALK[3:]
         for position, record_id in enumerate(ids[:2] + ids[3:]):
             assert np.allclose(stored(memory, record_id), in_context(rest, position), atol=1e-5)
-        assert memory.index.collection.get(ids=[ids[2]])["ids"] == []
+        assert memory.index.stored([ids[2]]) == {}
 
 
 def test_weight_zero_keeps_each_message_own_embedding_and_reopening_rebuilds(store_path: Path) -> None:

@@ -67,5 +67,7 @@ def test_several_processes_share_one_store_through_the_server(server_url: str, t
         # every process of the store used one collection, named from the store's identity
         assert memory.index.name == f"shared-{memory.store.secret('store_id')[:12]}"
         mine = memory.store.secret("store_id")  # (the server also holds other tests' stores)
-        assert [c.name for c in memory.index.client.list_collections()
-                if (c.metadata or {}).get("agent_memory_store") == mine] == [memory.index.name]
+        owned = sorted(c.name for c in memory.index.client.list_collections()
+                       if (c.metadata or {}).get("agent_memory_store") == mine)
+        user_digest = memory.index.scope("shared-user")[:16]  # and one collection for its one user
+        assert owned == [memory.index.name, f"{memory.index.name}-{user_digest}"]

@@ -13,17 +13,21 @@ from agent_memory_plugins import ConfigurationError, MemoryCore
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["", "-agent", "a..b", "x" * 500, "has space", "naïve"])
+@pytest.mark.parametrize("name", ["", "-agent", "a..b", "x" * 483, "has space", "naïve"])
 def test_a_bad_collection_name_is_a_clear_error_before_anything_is_created(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ConfigurationError, match="chroma_collection must be 1 to 499"):
+    with pytest.raises(ConfigurationError, match="chroma_collection must be 1 to 482"):
         MemoryCore(tmp_path / "m", chroma_collection=name)
     assert not (tmp_path / "m").exists()
 
 
 def test_a_good_collection_name_opens(tmp_path: Path) -> None:
-    for prefix in ("team.notes-2", "sd"):  # a short prefix too: the collection is "<prefix>-<store id>"
-        with MemoryCore(tmp_path / prefix, chroma_collection=prefix, background=False) as memory:
+    # a short prefix and the longest: a user's collection is "<prefix>-<store id>-<user digest>"
+    for prefix in ("team.notes-2", "sd", "x" * 482):
+        with MemoryCore(tmp_path / prefix[:20], chroma_collection=prefix, background=False) as memory:
             assert memory.index.name.startswith(f"{prefix}-")
+            memory.add_message("s", "user", "the spare key is under the blue flowerpot")
+            memory.flush()
+            assert memory.search("where is the spare key", k=1)[0].explain["dense_rank"] == 1
 
 
 @pytest.mark.parametrize("method", ["link", "related", "history"])

@@ -37,7 +37,7 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def assert_every_record_has_one_vector(memory: MemoryCore, users: list[str]) -> None:
     records = {record.id for user in users for record in memory.export(user_id=user)}
-    stored = memory.index.collection.get(include=[])["ids"]
+    stored = list(memory.index.stored(None))
     assert len(stored) == len(set(stored)) == memory.index.count() == memory.stats()["records"]
     assert set(stored) == records
 
@@ -79,7 +79,7 @@ def test_writes_go_on_and_search_uses_keywords_while_the_server_is_down(
         memory.flush()
         assert memory.indexer.pending() == 0
         assert_every_record_has_one_vector(memory, ["u", "v"])
-        assert doomed.id not in set(memory.index.collection.get(include=[])["ids"])
+        assert doomed.id not in set(list(memory.index.stored(None)))
         hit = memory.search("dark7 said in the outage", user_id="u", k=1)[0]
         assert hit.record.id == acked[7].id and hit.explain["dense_rank"] >= 1 and "dense" not in hit.explain
         assert len(warnings(caplog)) == 1

@@ -34,7 +34,7 @@ def assert_consistent(memory: MemoryCore, acked: dict[str, str], gone_users: set
         assert summary is not None and len(summary.covers) == len(set(summary.covers))
         assert {by_id[i].session_id for i in summary.covers} <= {session}
     assert memory.stats()["pending_index"] == 0
-    assert set(memory.index.collection.get(include=[])["ids"]) == set(by_id)
+    assert set(list(memory.index.stored(None))) == set(by_id)
 
 
 def test_threads_and_asyncio_tasks_share_one_core(tmp_path: Path) -> None:

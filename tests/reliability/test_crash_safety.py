@@ -145,13 +145,13 @@ def check_store(folder: Path, ledger: Ledger, rng: random.Random, samples: int =
         # the outbox drained and Chroma holds exactly the records
         stats = memory.stats()
         assert stats["pending_index"] == 0
-        assert set(memory.index.collection.get(include=[])["ids"]) == set(by_id)
+        assert set(list(memory.index.stored(None))) == set(by_id)
         # search finds acknowledged messages again, and Chroma holds each one's vector in its context
         for record_id in rng.sample(ledger.round_ids, min(samples, len(ledger.round_ids))):
             record = by_id[record_id]
             hits = memory.search(record.text, user_id=record.user_id, session_id=record.session_id, k=10)
             assert record_id in [hit.record.id for hit in hits], f"search lost {record.text!r}"
-            stored = memory.index.collection.get(ids=[record_id], include=["embeddings"])["embeddings"][0]
+            stored = memory.index.stored([record_id], record.user_id)[record_id]
             expected = expected_vector(memory, record)
             assert len(stored) == len(expected)
             assert all(abs(float(a) - float(b)) < 1e-5 for a, b in zip(stored, expected, strict=True))

@@ -130,7 +130,7 @@ def test_a_fleet_of_processes_with_faults_behaves_as_one_memory(url: str, tmp_pa
             assert memory.store.get(sorted(forgot), None) == {}
             assert memory.store.outbox_size() == 0 and memory.store.context_pending() == 0
             assert memory.index.count() == memory.store.count()  # vectors complete: the killed worker's too
-            vectors = memory.index.collection.get(ids=sorted(forgot))["ids"]
+            vectors = list(memory.index.stored(sorted(forgot)))
             assert vectors == []
     finally:
         chroma.stop()

@@ -39,14 +39,25 @@ def vector_ids(collection: Any) -> set[str]:
     return {str(i) for i in collection.get(include=[])["ids"]}
 
 
+def of_store(client: Any, name: str) -> list[Any]:
+    """The collections of the store whose collection is ``name``: its own and its users'."""
+    return [c for c in client.list_collections() if c.name == name or c.name.startswith(f"{name}-")]
+
+
+def store_vector_ids(client: Any, name: str) -> set[str]:
+    return set().union(*(vector_ids(collection) for collection in of_store(client, name)))
+
+
 def as_legacy(client: Any, names: list[str], legacy: str, extra: tuple[str, list[float]] | None = None) -> None:
-    """Put the vectors of the collections ``names`` into one collection ``legacy`` made as releases
-    before issue 17 made it (no owner in its metadata), and drop ``names``."""
+    """Put the vectors of the stores whose collections are ``names`` into one collection ``legacy``
+    made as releases before issue 17 made it (no owner in its metadata), and drop the stores'."""
     old = client.create_collection(legacy, embedding_function=None, metadata={"hnsw:space": "cosine"})
     for name in names:
-        found = client.get_collection(name).get(include=["embeddings", "metadatas"])
-        old.upsert(ids=found["ids"], embeddings=found["embeddings"], metadatas=found["metadatas"])
-        client.delete_collection(name)
+        for collection in of_store(client, name):
+            found = collection.get(include=["embeddings", "metadatas"])
+            if found["ids"]:
+                old.upsert(ids=found["ids"], embeddings=found["embeddings"], metadatas=found["metadatas"])
+            client.delete_collection(collection.name)
     if extra is not None:  # a vector whose record is gone from the store
         old.upsert(ids=[extra[0]], embeddings=[extra[1]], metadatas=[{"user_id": "x"}])
 
@@ -65,16 +76,16 @@ def test_stores_on_one_server_keep_apart_and_reindex_only_their_own(chroma: tupl
         assert a_id != b_id
         assert (a.index.name, b.index.name) == (f"apart-{a_id[:12]}", f"apart-{b_id[:12]}")
         assert a.index.collection.metadata[OWNER] == a_id and b.index.collection.metadata[OWNER] == b_id
-        assert (vector_ids(a.index.collection), vector_ids(b.index.collection)) == (a_ids, b_ids)
+        assert (set(a.index.stored(None)), set(b.index.stored(None))) == (a_ids, b_ids)
         # the same user id in two stores: neither finds the other's memory, by vectors or words
         assert {h.record.id for h in a.search("beta keeps a pet called petbeta", user_id="u", k=50)} <= a_ids
         assert b.search("petbeta", user_id="u", k=1)[0].explain["dense_rank"] == 1
         assert a.reindex() == len(a_ids)  # drops and rebuilds a's collection only
-        assert vector_ids(b.index.collection) == b_ids
+        assert set(b.index.stored(None)) == b_ids
         assert b.search("petbeta", user_id="u", k=1)[0].explain["dense_rank"] == 1
-        assert vector_ids(a.index.collection) == a_ids
+        assert set(a.index.stored(None)) == a_ids
     with MemoryCore(tmp_path / "b", chroma_url=url, chroma_collection="apart", **OPTIONS) as b:  # reopened
-        assert vector_ids(b.index.collection) == b_ids
+        assert set(b.index.stored(None)) == b_ids
         assert b.search("petbeta", user_id="u", k=1)[0].explain["dense_rank"] == 1
 
 
@@ -86,16 +97,17 @@ def test_collection_holding_other_vectors_is_refused(chroma: tuple[str, Path], t
         ids = fill(memory, "gamma", 5)
         name = memory.index.name
     client = http_client(url)
-    collection = client.get_collection(name)
+    collection = client.get_collection(name)  # the store's own: its users' vectors are beside it
+    collection.upsert(ids=["foreign"], embeddings=[[1.0] + [0.0] * 383])  # someone else's vector
     for metadata, whose in (({OWNER: "f" * 64}, "the store ffffffffffff"), ({"made_by": "someone"}, "no agent-memory")):
         collection.modify(metadata=metadata)
         with pytest.raises(ConfigurationError, match=f"{name}.*{whose}.*refusing"):
             MemoryCore(folder, chroma_url=url, chroma_collection="refuse", **OPTIONS)
-        assert vector_ids(client.get_collection(name)) == ids  # refused, and left as it was
-    collection.delete(ids=list(ids))  # an empty collection without an owner is taken over
+        assert store_vector_ids(client, name) == ids | {"foreign"}  # refused, and left as it was
+    collection.delete(ids=["foreign"])  # an empty collection without an owner is taken over
     with MemoryCore(folder, chroma_url=url, chroma_collection="refuse", **OPTIONS) as memory:
         assert memory.index.collection.metadata[OWNER] == memory.store.secret(STORE_ID)
-        assert memory.reindex() == len(ids) and vector_ids(memory.index.collection) == ids
+        assert memory.reindex() == len(ids) and set(memory.index.stored(None)) == ids
 
 
 @pytest.mark.server
@@ -113,14 +125,14 @@ def test_legacy_collection_shared_by_two_stores_is_split_between_them(chroma: tu
         assert memory.index.count() == 0  # a third store takes nothing
     assert vector_ids(client.get_collection("legacy")) == ids["a"] | ids["b"]
     with MemoryCore(stores["a"], chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:
-        assert memory.index.name == collection["a"] and vector_ids(memory.index.collection) == ids["a"]
+        assert memory.index.name == collection["a"] and set(memory.index.stored(None)) == ids["a"]
         assert memory.search("aaa keeps a pet", user_id="u", k=1)[0].explain["dense_rank"] == 1
     assert vector_ids(client.get_collection("legacy")) == ids["b"]  # b's vectors wait for b
     with MemoryCore(stores["b"], chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:
-        assert vector_ids(memory.index.collection) == ids["b"]
+        assert set(memory.index.stored(None)) == ids["b"]
     assert "legacy" not in names(client)
     with MemoryCore(stores["a"], chroma_url=url, chroma_collection="legacy", **OPTIONS) as memory:  # again
-        assert vector_ids(memory.index.collection) == ids["a"]
+        assert set(memory.index.stored(None)) == ids["a"]
 
 
 @pytest.mark.server
@@ -138,11 +150,12 @@ def test_store_moved_to_a_server_or_whose_collection_is_lost_rebuilds_its_vector
     with MemoryCore(folder, chroma_url=url, chroma_collection="moved", **OPTIONS) as memory:  # then a server
         assert memory.indexer.pending() >= len(ids) and "rebuilding them for" in caplog.text
         memory.flush()
-        assert vector_ids(memory.index.collection) == ids
-        http_client(url).delete_collection(memory.index.name)  # lost under a running core
+        assert set(memory.index.stored(None)) == ids
+        for collection in of_store(http_client(url), memory.index.name):  # lost under a running core
+            http_client(url).delete_collection(collection.name)
         assert "dense_rank" not in memory.search("eps keeps a pet", user_id="u", k=1)[0].explain
         memory.flush()
-        assert vector_ids(memory.index.collection) == ids
+        assert set(memory.index.stored(None)) == ids
         assert memory.search("eps keeps a pet", user_id="u", k=1)[0].explain["dense_rank"] == 1
 
 
@@ -158,10 +171,10 @@ def test_embedded_store_from_before_issue_17_keeps_its_vectors(tmp_path: Path) -
     with MemoryCore(folder, **OPTIONS) as memory:
         assert memory.index.name == name
         assert memory.index.collection.id == legacy_id  # renamed in place, not copied
-        assert vector_ids(memory.index.collection) == ids  # the stale vector is dropped
+        assert set(memory.index.stored(None)) == ids  # the stale vector is dropped
         assert memory.stats()["pending_index"] == 0  # nothing to rebuild
         assert memory.search("delta keeps a pet", user_id="u", k=1)[0].explain["dense_rank"] == 1
-        assert names(memory.index.client) == {name}
+        assert names(memory.index.client) == {name, f"{name}-{memory.index.scope('u')[:16]}"}  # one user
 
 
 @pytest.mark.parametrize("prefix", ["", "-memory", "my memory", "a..b", "naïve", "x" * 500, 7])
@@ -170,3 +183,27 @@ def test_bad_collection_prefix_is_refused_with_a_clear_error(prefix: Any, tmp_pa
         MemoryCore(tmp_path / "store", chroma_collection=prefix, **OPTIONS)
     with MemoryCore(tmp_path / "store", chroma_collection="ok", **OPTIONS) as memory:  # nothing was locked
         assert memory.index.name.startswith("ok-")
+
+
+def test_store_from_before_issue_18_moves_its_vectors_into_one_collection_per_user(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    with MemoryCore(folder, **OPTIONS) as memory:
+        mine = fill(memory, "eta", 6)
+        memory.add_message("s", "user", "theta collects old maps of harbours", user_id="v")
+        memory.flush()
+        theirs = {record.id for record in memory.export(user_id="v")}
+        name = memory.index.name
+    client = chromadb.PersistentClient(path=str(folder / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    store = client.get_collection(name)
+    for collection in of_store(client, name):  # every vector back in the store's collection, as issue 17 kept them
+        if collection.name != name:
+            found = collection.get(include=["embeddings", "metadatas"])
+            store.upsert(ids=found["ids"], embeddings=found["embeddings"], metadatas=found["metadatas"])
+            client.delete_collection(collection.name)
+    assert names(client) == {name} and vector_ids(store) == mine | theirs
+    client.close()
+    with MemoryCore(folder, **OPTIONS) as memory:
+        assert set(memory.index.stored(None, "u")) == mine and set(memory.index.stored(None, "v")) == theirs
+        assert memory.index.collection.count() == 0 and memory.stats()["pending_index"] == 0
+        assert memory.search("old maps of harbours", user_id="v", k=1)[0].explain["dense_rank"] == 1
+        assert all(hit.record.user_id == "u" for hit in memory.search("old maps of harbours", user_id="u", k=10))

@@ -11,6 +11,14 @@ Before issue 17 every store kept its vectors in a collection named ``chroma_coll
 (the *legacy* collection). Opening a store moves its own vectors out of it: by renaming it when
 every vector in it is the store's (always so for the embedded Chroma under a store's folder), by
 copying them otherwise (other stores sharing a server keep theirs there until they are opened).
+
+Since issue 18 each *user* of a store has a collection of their own,
+``<store collection>-<16 hex digits of the user's keyed digest>``, so that a search touches only
+that user's vectors and needs no ``where`` filter on the user (which made Chroma scan the user's
+metadata on every query: 5-10x the cost of the query itself; ``benchmarks/scoping.py``). The
+store's collection stays as the store's marker (its owner and whether Chroma lost the store's
+data are read from it) and holds no vectors: opening a store whose vectors are still in it moves
+them to their users' collections (:func:`split_by_user`), page by page, safe to repeat.
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ...errors import ConfigurationError
-from ...settings import COLLECTION_ID_DIGITS, check_collection_name
+from ...settings import COLLECTION_ID_DIGITS, USER_COLLECTION_DIGITS, check_collection_name
 
-__all__ = ["OWNER", "STORE_ID", "check_prefix", "collection_name", "open_collection"]
+__all__ = [
+    "OWNER", "STORE_ID", "check_prefix", "collection_name", "open_collection", "open_user_collection",
+    "split_by_user", "user_collection_name", "user_collections",
+]
 
 log = logging.getLogger("agent_memory_plugins")
 STORE_ID = "store_id"
@@ -32,6 +43,8 @@ OWNER = "agent_memory_store"
 """Key of the owning store's identity in a collection's metadata."""
 ID_DIGITS = COLLECTION_ID_DIGITS
 """Hex digits of the store id in a collection's name (48 bits: the metadata check does the rest)."""
+USER_DIGITS = USER_COLLECTION_DIGITS
+"""Hex digits of a user's keyed digest in the name of the user's collection."""
 PAGE = 1000
 """Vectors read, copied or checked per request while moving a legacy collection."""
 Legacy = Literal["own", "shared", "none"]
@@ -48,6 +61,64 @@ def check_prefix(prefix: object) -> str:
 def collection_name(prefix: str, store_id: str) -> str:
     """The name of the collection holding the vectors of the store ``store_id``."""
     return f"{prefix}-{store_id[:ID_DIGITS]}"
+
+
+def user_collection_name(store_collection: str, user_scope: str) -> str:
+    """The name of the collection holding the vectors of the user whose keyed digest is
+    ``user_scope``, in the store whose collection is ``store_collection``."""
+    return f"{store_collection}-{user_scope[:USER_DIGITS]}"
+
+
+def open_user_collection(client: Any, name: str, store_id: str, create: bool) -> Any:
+    """The user collection ``name`` of the store ``store_id``, created when ``create`` (else
+    ``None`` when there is none). Raises :class:`ConfigurationError` when it is another store's."""
+    if not create:
+        collection = _get(client, name)
+        if collection is not None:
+            _check_owner(collection, name, store_id)
+        return collection
+    return _own_collection(client, name, store_id)[0]
+
+
+def user_collections(client: Any, store_collection: str) -> list[Any]:
+    """Every user collection of the store whose collection is ``store_collection``."""
+    start = f"{store_collection}-"
+    found: list[Any] = []
+    offset = 0
+    while True:
+        page = client.list_collections(limit=PAGE, offset=offset)
+        found.extend(c for c in page if str(c.name).startswith(start) and len(str(c.name)) == len(start) + USER_DIGITS)
+        if len(page) < PAGE:
+            return found
+        offset += PAGE
+
+
+def split_by_user(store_collection: Any, user_collection: Callable[[str], Any]) -> int:
+    """Move every vector of the store's collection into its user's collection
+    (``user_collection(user_scope)``, by the user digest kept in each vector's metadata), a page
+    at a time: copied, then deleted. Several processes may run it at once; one cut short is
+    finished by the next open. Returns the vectors moved by this call."""
+    moved = 0
+    while True:
+        page = store_collection.get(include=["embeddings", "metadatas"], limit=PAGE)
+        if not page["ids"]:
+            break
+        by_user: dict[str, list[int]] = {}
+        for position, metadata in enumerate(page["metadatas"]):
+            by_user.setdefault(str((metadata or {}).get("user_id", "")), []).append(position)
+        for user_scope, positions in by_user.items():
+            if user_scope:  # a vector without a user (never written so) cannot be found by any search
+                user_collection(user_scope).upsert(
+                    ids=[page["ids"][i] for i in positions],
+                    embeddings=[page["embeddings"][i] for i in positions],
+                    metadatas=[page["metadatas"][i] for i in positions],
+                )
+        store_collection.delete(ids=list(page["ids"]))
+        moved += len(page["ids"])
+    if moved:
+        log.info("agent-memory moved %d vectors from the Chroma collection %r into one collection per user",
+                 moved, str(store_collection.name))
+    return moved
 
 
 def open_collection(

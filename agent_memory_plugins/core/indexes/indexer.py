@@ -21,7 +21,15 @@ from typing import Any
 from ...errors import EmbeddingMismatchError, VectorIndexUnavailableError
 from ...records import MemoryRecord
 from ...settings import Settings
-from ..storage.interface import DIMENSION, EMBEDDER, VECTOR_SCHEME, ContextBatch, Neighbourhood, RecordStore
+from ..storage.interface import (
+    DIMENSION,
+    EMBEDDER,
+    VECTOR_SCHEME,
+    ContextBatch,
+    Neighbourhood,
+    OutboxItem,
+    RecordStore,
+)
 from .context_vectors import context_vector
 from .embeddings import CachedEmbedder
 from .vectors import SCHEME, ChromaIndex
@@ -126,10 +134,8 @@ class Indexer:
                 items = self.store.claim_outbox(batch_size, upto=upto)
                 if not items:
                     return
-                deletes = [item.record_id for item in items if item.op == "delete"]
+                self._delete([item for item in items if item.op == "delete"])
                 upserts = [item.record_id for item in items if item.op == "upsert"]
-                if deletes:
-                    self.index.delete(deletes)
                 if upserts:
                     rows = self.store.get(upserts, None)
                     records = [rows[i].record for i in dict.fromkeys(upserts) if i in rows]
@@ -188,9 +194,9 @@ class Indexer:
         meanwhile (its Chroma delete could have run before our upsert). Under the index lock."""
         self.index.upsert(records, vectors)
         kept = self.store.existing([record.id for record in records])
-        gone = [record.id for record in records if record.id not in kept]
-        if gone:
-            self.index.delete(gone)
+        for record in records:
+            if record.id not in kept:
+                self.index.delete([record.id], record.user_id)
 
     def apply_deletes(self) -> None:
         """Apply every queued vector deletion now (a forget does not wait for the worker); while a
@@ -199,10 +205,18 @@ class Indexer:
         items = self.store.claim_outbox(1_000_000, op="delete")
         if items:
             try:
-                self.index.delete([item.record_id for item in items])
+                self._delete(items)
             except VectorIndexUnavailableError:  # Chroma server down: the worker applies them later
                 return
             self.store.ack_outbox([item.seq for item in items])
+
+    def _delete(self, items: Sequence[OutboxItem]) -> None:
+        """Apply queued deletions, each in its record's user's collection."""
+        by_user: dict[str | None, list[str]] = {}
+        for item in items:
+            by_user.setdefault(item.user_id, []).append(item.record_id)
+        for user_id, ids in by_user.items():
+            self.index.delete(ids, user_id)
 
     def _remember_dimension(self) -> None:
         dimension = self.embedder.dimension

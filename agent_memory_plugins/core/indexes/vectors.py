@@ -1,12 +1,14 @@
-"""The vector index: a Chroma collection that mirrors the record store and can be rebuilt from it.
+"""The vector index: Chroma collections (one per user) that mirror the record store and can be rebuilt from it.
 
 Embedded ``PersistentClient`` under the store's folder by default, an in-memory client when the
 store has no folder, or an ``HttpClient`` for a Chroma server (``chroma_url`` or ``chroma_client``).
 We always hand Chroma our own embeddings; its default embedding function is never used.
 
 No user text reaches Chroma: it holds the vector, the record's kind, role and timestamp, and keyed
-digests of its user, session and agent ids (for scoping queries). Texts and user metadata stay in
-SQLite, where ``forget`` can erase them; ``where`` filters are resolved there (see ``MemoryCore``).
+digests of its user, session and agent ids (for scoping queries). Each user's vectors are in a
+collection of their own (see :mod:`.collections`), so a search reads that user's vectors only.
+Texts and user metadata stay in the record store, where ``forget`` can erase them; ``where``
+filters are resolved there (see ``MemoryCore``).
 Chroma keeps its own write log and deleted HNSW entries, so a forgotten record's *vector* may stay
 in Chroma's files until Chroma compacts them; its words never do.
 """
@@ -21,6 +23,7 @@ import hmac
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
@@ -30,7 +33,17 @@ import numpy as np
 
 from ...errors import ConfigurationError, MissingDependencyError, StoreInUseError, VectorIndexUnavailableError
 from ...records import MemoryRecord
-from .collections import Legacy, check_prefix, collection_name, open_collection
+from .collections import (
+    PAGE,
+    Legacy,
+    check_prefix,
+    collection_name,
+    open_collection,
+    open_user_collection,
+    split_by_user,
+    user_collection_name,
+    user_collections,
+)
 from .embeddings import cosine
 
 if TYPE_CHECKING:
@@ -39,6 +52,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger("agent_memory_plugins")
 LOCK_FILE = "chroma.lock"
+HANDLES = 4096
+"""Users whose collection handles an index keeps (the most recent ones)."""
 SCHEME = "2"
 """Layout of the metadata stored beside each vector (1: raw ids and user metadata; 2: digests)."""
 
@@ -82,7 +97,6 @@ class ChromaIndex:
         self._lock_handle: Any = None
         self.key = b""
         """Secret for :meth:`scope` digests; the core sets it from the record store."""
-        self._holds_vectors = False
         self.ephemeral = False
         self.available = True
         """False from a failed attempt to reach the Chroma server until the next one that works."""
@@ -121,20 +135,23 @@ class ChromaIndex:
         self._on_new: Callable[[], None] = _nothing
         self._lock = threading.RLock()
         self.collection: Any = None
-        """The open collection (``None`` until it is first reached)."""
+        """The store's open collection (``None`` until it is first reached)."""
+        self._users: OrderedDict[str, Any] = OrderedDict()
+        self._holding: set[str] = set()
+        """Digests of users known to have vectors."""
 
     def attach(
         self, store_id: str, owned: Callable[[Sequence[str]], set[str]], on_new: Callable[[], None] = _nothing
     ) -> None:
-        """Use the collection of the store ``store_id`` (named from it, checked, its legacy
-        vectors moved in; see :func:`.collections.open_collection`). ``owned(ids)`` says which
-        ids are records of the store; ``on_new()`` runs whenever the collection had to be made
-        anew (it holds none of the store's vectors). An unreachable server defers the opening to
-        the first use."""
+        """Use the collections of the store ``store_id``: its own (named from it, checked, its
+        legacy vectors moved in, then split into its users' collections; see :mod:`.collections`)
+        and one per user. ``owned(ids)`` says which ids are records of the store; ``on_new()``
+        runs whenever the store's collection had to be made anew (Chroma holds none of the
+        store's vectors). An unreachable server defers the opening to the first use."""
         self.store_id, self._owned, self._on_new = store_id, owned, on_new
         self.name = collection_name(self.prefix, store_id)
         with contextlib.suppress(VectorIndexUnavailableError):
-            self._use(lambda collection: None)
+            self._use(lambda: None)
 
     def _client(self) -> Any:
         if self.client is None and self._connect is not None:
@@ -149,14 +166,18 @@ class ChromaIndex:
     def _open(self) -> Any:
         if not self.store_id:
             raise RuntimeError("ChromaIndex.attach() must be called before the collection is used")
+        self._users.clear()
         collection, new = open_collection(self._client(), self.prefix, self.store_id, self._owned, self._legacy)
         if new:
             self._on_new()
+        elif collection.count():  # vectors of a release before issue 18: into their users' collections
+            split_by_user(collection, lambda user_scope: self._user(user_scope, create=True))
         return collection
 
-    def _use(self, action: Callable[[Any], T]) -> T:
-        """Run ``action(collection)``; never during a reset by another thread, and once more on a
-        fresh handle when another process reset (deleted and recreated) the collection.
+    def _use(self, action: Callable[[], T]) -> T:
+        """Run ``action()`` (which reaches the collections through :meth:`_user`); never during a
+        reset by another thread, and once more on fresh handles when another process reset
+        (deleted and recreated) the store's collections.
 
         Raises :class:`VectorIndexUnavailableError` when the server cannot be reached (after one
         more try on a fresh connection: a restarted server leaves stale ones in the pool)."""
@@ -178,14 +199,29 @@ class ChromaIndex:
                 log.info("%s is reachable again: indexing catches up, search uses vectors again", self._label)
             return result
 
-    def _attempt(self, action: Callable[[Any], T]) -> T:
+    def _attempt(self, action: Callable[[], T]) -> T:
         if self.collection is None:
             self.collection = self._open()
         try:
-            return action(self.collection)
+            return action()
         except _chromadb().errors.NotFoundError:
             self.collection = self._open()
-            return action(self.collection)
+            return action()
+
+    def _user(self, user_scope: str, create: bool) -> Any:
+        """The collection of the user whose digest is ``user_scope`` (``None`` when it does not
+        exist and ``create`` is false); handles are kept for the most recent users."""
+        handle = self._users.get(user_scope)
+        if handle is not None:
+            self._users.move_to_end(user_scope)
+            return handle
+        name = user_collection_name(self.name, user_scope)
+        handle = open_user_collection(self._client(), name, self.store_id, create)
+        if handle is not None:
+            self._users[user_scope] = handle
+            while len(self._users) > HANDLES:
+                self._users.popitem(last=False)
+        return handle
 
     def _down(self, error: BaseException) -> None:
         if self.available:
@@ -199,28 +235,40 @@ class ChromaIndex:
         """The keyed digest under which a user, session or agent id is stored in Chroma."""
         return hmac.new(self.key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
-    def where(self, filters: Filters) -> dict[str, Any]:
-        """Chroma's ``where`` for the scope of ``filters`` (ids as digests; metadata ``where`` is
-        resolved in SQLite, never here)."""
-        parts: list[dict[str, Any]] = [{"user_id": {"$eq": self.scope(filters.user_id)}}]
+    def where(self, filters: Filters) -> dict[str, Any] | None:
+        """Chroma's ``where`` for the scope of ``filters`` inside the user's own collection (ids
+        as digests; metadata ``where`` is resolved by the record store, never here); ``None``
+        when the whole collection is in scope."""
+        parts: list[dict[str, Any]] = []
         if filters.session_id is not None:
             parts.append({"session_id": {"$eq": self.scope(filters.session_id)}})
         if filters.agent_id is not None:
             parts.append({"agent_id": {"$eq": self.scope(filters.agent_id)}})
         if filters.kinds:
             parts.append({"kind": {"$in": list(filters.kinds)}})
+        if not parts:
+            return None
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
-        """Store the vectors of ``records`` with their (digested) scope, kind, role and time."""
+        """Store the vectors of ``records`` in their users' collections, with their (digested)
+        scope, kind, role and time."""
         if not records:
             return
-        self._holds_vectors = True
-        self._use(lambda collection: collection.upsert(
-            ids=[r.id for r in records],
-            embeddings=np.asarray(vectors, dtype=np.float32),
-            metadatas=[self._metadata(r) for r in records],
-        ))
+        matrix = np.asarray(vectors, dtype=np.float32)
+        by_user: dict[str, list[int]] = {}
+        for position, record in enumerate(records):
+            by_user.setdefault(self.scope(record.user_id), []).append(position)
+
+        def write() -> None:
+            for user_scope, positions in by_user.items():
+                self._user(user_scope, create=True).upsert(
+                    ids=[records[i].id for i in positions], embeddings=matrix[positions],
+                    metadatas=[self._metadata(records[i]) for i in positions],
+                )
+                self._holding.add(user_scope)
+
+        self._use(write)
 
     def _metadata(self, record: MemoryRecord) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -233,59 +281,121 @@ class ChromaIndex:
             meta["agent_id"] = self.scope(record.agent_id)
         return meta
 
-    def delete(self, ids: Sequence[str]) -> None:
-        """Remove vectors by record id (missing ids are fine)."""
-        self._holds_vectors = False  # unknown until counted again
-        for start in range(0, len(ids), 1000):
-            self._use(functools.partial(_delete, ids=list(ids[start:start + 1000])))
+    def delete(self, ids: Sequence[str], user_id: str | None = None) -> None:
+        """Remove vectors by record id (missing ids are fine) from ``user_id``'s collection, or
+        from every user's when the user is not known (deletions queued by an older release)."""
+        if not ids:
+            return
+
+        def remove() -> None:
+            if user_id is not None:
+                user_scope = self.scope(user_id)
+                self._holding.discard(user_scope)  # unknown until counted again
+                found = self._user(user_scope, create=False)
+                collections = [found] if found is not None else []
+            else:
+                self._holding.clear()
+                collections = user_collections(self._client(), self.name)
+            for collection in collections:
+                for start in range(0, len(ids), PAGE):
+                    collection.delete(ids=list(ids[start:start + PAGE]))
+
+        self._use(remove)
 
     def query(
-        self, vector: Sequence[float] | Any, where: dict[str, Any], limit: int, ids: Sequence[str] | None = None
+        self, vector: Sequence[float] | Any, filters: Filters, limit: int, ids: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
-        """Nearest records within ``where`` (and ``ids`` when given): ``(id, similarity)`` best first."""
-        result = self._use(lambda collection: collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=limit, where=where,
-            include=["distances"], ids=list(ids) if ids is not None else None,
-        ))
-        ids = result["ids"][0] if result["ids"] else []
-        distances = (result.get("distances") or [[]])[0]
-        return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
+        """Nearest records of ``filters.user_id`` within the rest of ``filters`` (and ``ids``
+        when given): ``(id, similarity)`` best first."""
+        where = self.where(filters)
 
-    def similarities(self, vector: Sequence[float] | Any, ids: Sequence[str]) -> dict[str, float]:
-        """Exact cosine similarity of ``vector`` to the stored vectors of ``ids`` (those present)."""
+        def ask() -> Any:
+            collection = self._user(self.scope(filters.user_id), create=False)
+            if collection is None:
+                return None
+            return collection.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=limit, where=where,
+                include=["distances"], ids=list(ids) if ids is not None else None,
+            )
+
+        result = self._use(ask)
+        found = result["ids"][0] if result is not None and result["ids"] else []
+        distances = (result.get("distances") or [[]])[0] if result is not None else []
+        return [(str(i), 1.0 - float(d)) for i, d in zip(found, distances, strict=False)]
+
+    def similarities(self, vector: Sequence[float] | Any, ids: Sequence[str], user_id: str) -> dict[str, float]:
+        """Exact cosine similarity of ``vector`` to the stored vectors of ``user_id``'s ``ids``
+        (those present)."""
         if not ids:
             return {}
-        found = self._use(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
-        return {
-            str(record_id): cosine(vector, stored)
-            for record_id, stored in zip(found["ids"], found["embeddings"], strict=True)
-        }
+        found = self.stored(ids, user_id)
+        return {record_id: cosine(vector, stored) for record_id, stored in found.items()}
 
-    def count(self) -> int:
-        """Vectors stored."""
-        return int(self._use(lambda collection: collection.count()))
+    def stored(self, ids: Sequence[str] | None, user_id: str | None = None) -> dict[str, Any]:
+        """The stored vectors (record id -> vector) of ``ids`` (every one when ``None``) of
+        ``user_id`` (of every user when ``None``)."""
+        def read() -> dict[str, Any]:
+            if user_id is not None:
+                found = self._user(self.scope(user_id), create=False)
+                collections = [found] if found is not None else []
+            else:
+                collections = user_collections(self._client(), self.name)
+            vectors: dict[str, Any] = {}
+            for collection in collections:
+                if ids is not None:
+                    page = collection.get(ids=list(ids), include=["embeddings"])
+                    vectors.update(zip(map(str, page["ids"]), page["embeddings"], strict=True))
+                    continue
+                offset = 0
+                while True:
+                    page = collection.get(include=["embeddings"], limit=PAGE, offset=offset)
+                    vectors.update(zip(map(str, page["ids"]), page["embeddings"], strict=True))
+                    offset += PAGE
+                    if len(page["ids"]) < PAGE:
+                        break
+            return vectors
 
-    def is_empty(self) -> bool:
-        """Whether there is nothing to query; cheap once a vector is known to be there."""
-        if not self._holds_vectors:
-            self._holds_vectors = self.count() > 0
-        return not self._holds_vectors
+        return self._use(read)
+
+    def count(self, user_id: str | None = None) -> int:
+        """Vectors stored (for ``user_id``, or in the whole store)."""
+        def counted() -> int:
+            if user_id is not None:
+                found = self._user(self.scope(user_id), create=False)
+                return 0 if found is None else int(found.count())
+            return sum(int(collection.count()) for collection in user_collections(self._client(), self.name))
+
+        return self._use(counted)
+
+    def is_empty(self, user_id: str) -> bool:
+        """Whether ``user_id`` has no vector to query; cheap once one is known to be there."""
+        user_scope = self.scope(user_id)
+        if user_scope not in self._holding and self.count(user_id) > 0:
+            self._holding.add(user_scope)
+        return user_scope not in self._holding
 
     def reset(self) -> None:
-        """Drop and recreate the store's own collection (for reindexing); no other is touched."""
-        def drop(collection: Any) -> None:
-            with contextlib.suppress(_chromadb().errors.NotFoundError):  # another process was first
-                self.client.delete_collection(self.name)
-            self._holds_vectors = False
+        """Drop and recreate the store's own collections (for reindexing); no other is touched."""
+        def drop() -> None:
+            self._drop_all()
             self.collection = self._open()
 
         self._use(drop)
 
+    def _drop_all(self) -> None:
+        client = self._client()
+        for collection in [*user_collections(client, self.name), self.collection]:
+            if collection is not None:
+                with contextlib.suppress(_chromadb().errors.NotFoundError):  # another process was first
+                    client.delete_collection(str(collection.name))
+        self._users.clear()
+        self._holding.clear()
+
     def close(self) -> None:
-        """Release the collection (and drop it when it lived only in memory) and the folder lock."""
+        """Release the collections (and drop them when they lived only in memory) and the folder lock."""
         if self.ephemeral and self.name:
-            with contextlib.suppress(Exception):  # best effort on an in-memory collection
-                self.client.delete_collection(self.name)
+            with contextlib.suppress(Exception):  # best effort on in-memory collections
+                self._drop_all()
         if self.mode == "embedded":
             # Release Chroma's per-path cache of the store, or a later open in this process would
             # reuse an in-memory index that another process has since changed on disk.
@@ -295,12 +405,6 @@ class ChromaIndex:
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
-
-
-def _delete(collection: Any, ids: list[str]) -> None:
-    collection.delete(ids=ids)
-
-
 
 
 def _lock_folder(path: str) -> Any:

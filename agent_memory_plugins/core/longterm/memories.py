@@ -199,8 +199,8 @@ class LongTermMemory:
             return [(row.record, None) for row in rows.values() if row.record.superseded_by is None]
         vector = self.embedder.embed([record.text])[0]
         with contextlib.suppress(VectorIndexUnavailableError):  # Chroma down: the words and the key decide
-            if not self.index.is_empty():
-                nearest = self.index.query(vector, self.index.where(filters), CONSOLIDATION_NEIGHBOURS)
+            if not self.index.is_empty(filters.user_id):
+                nearest = self.index.query(vector, filters, CONSOLIDATION_NEIGHBOURS)
                 ids.update((i, None) for i, _ in nearest)
         rows = self.store.get_matching(list(ids), filters)
         active = [row.record for row in rows.values() if row.record.superseded_by is None]

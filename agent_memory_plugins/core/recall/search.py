@@ -62,9 +62,9 @@ class Recall:
             allowed, limit = None, limit * 4  # too many to list: filter the nearest ones afterwards
         unavailable = False  # the Chroma server cannot be reached: keywords alone (the index warns once)
         try:
-            if self.settings.dense_weight > 0 and allowed != [] and not self.index.is_empty():
+            if self.settings.dense_weight > 0 and allowed != [] and not self.index.is_empty(filters.user_id):
                 vector = self.embedder.embed_query(text)
-                dense = self.index.query(vector, self.index.where(filters), limit, allowed)
+                dense = self.index.query(vector, filters, limit, allowed)
         except VectorIndexUnavailableError:
             unavailable = True
         dense_complete = len(dense) < limit  # every vector in scope came back
@@ -73,7 +73,7 @@ class Recall:
             seen = {record_id for record_id, _ in dense}
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
             try:
-                dense = with_rescored(dense, self.index.similarities(vector, missed))
+                dense = with_rescored(dense, self.index.similarities(vector, missed, filters.user_id))
             except VectorIndexUnavailableError:  # gone since the query: keep what it returned
                 unavailable = True
         parts = fuse(dense, keyword, self.weights, dense_complete)

@@ -83,6 +83,9 @@ class OutboxItem:
     seq: int
     record_id: str
     op: str
+    user_id: str | None = None
+    """The record's user, on deletions (the vector index keeps each user's vectors apart); ``None``
+    on upserts and on deletions queued before it was recorded."""
 
 
 @dataclass(frozen=True)

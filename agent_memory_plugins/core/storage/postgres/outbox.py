@@ -50,10 +50,10 @@ class OutboxQueries(PostgresConnection):
                 "UPDATE outbox SET claimed_until = %s, claimed_by = %s WHERE seq IN ("
                 "SELECT seq FROM outbox WHERE (%s::text IS NULL OR op = %s) AND (%s::bigint IS NULL OR seq <= %s) "
                 "AND (claimed_until IS NULL OR claimed_until < %s OR claimed_by = %s) "
-                "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING seq, record_id, op",
+                "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING seq, record_id, op, user_id",
                 (now + self.lease_seconds, self.claimer, op, op, upto, upto, now, self.claimer, limit),
             ).fetchall()
-        items = [OutboxItem(int(seq), str(record_id), str(kind)) for seq, record_id, kind in rows]
+        items = [OutboxItem(int(seq), str(record_id), str(kind), user) for seq, record_id, kind, user in rows]
         return sorted(items, key=lambda item: item.seq)
 
     def ack_outbox(self, seqs: Sequence[int]) -> None:

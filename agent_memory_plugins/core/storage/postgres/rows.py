@@ -175,8 +175,8 @@ def delete_records(connection: Any, ids: Sequence[str]) -> list[str]:
     if not ids:
         return []
     wanted = list(ids)
-    removed = [str(row[0]) for row in connection.execute(
-        "DELETE FROM records WHERE id = ANY(%s) RETURNING id", (wanted,)
+    removed = [(str(row[0]), str(row[1])) for row in connection.execute(
+        "DELETE FROM records WHERE id = ANY(%s) RETURNING id, user_id", (wanted,)
     ).fetchall()]
     connection.execute("DELETE FROM outbox WHERE op = 'upsert' AND record_id = ANY(%s)", (wanted,))
     connection.execute("DELETE FROM links WHERE src = ANY(%s) OR dst = ANY(%s)", (wanted, wanted))
@@ -184,8 +184,8 @@ def delete_records(connection: Any, ids: Sequence[str]) -> list[str]:
     connection.execute("UPDATE records SET superseded_by = NULL WHERE superseded_by = ANY(%s)", (wanted,))
     if removed:
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO outbox (record_id, op) VALUES (%s, 'delete')", [(i,) for i in removed])
-    return removed
+            cursor.executemany("INSERT INTO outbox (record_id, op, user_id) VALUES (%s, 'delete', %s)", removed)
+    return [record_id for record_id, _ in removed]
 
 
 def set_summarized(connection: Any, ids: Sequence[str], value: bool) -> None:

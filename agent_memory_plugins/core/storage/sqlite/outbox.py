@@ -31,9 +31,9 @@ class OutboxQueries(SQLiteConnection):
 
     # -- outbox ---------------------------------------------------------------------------------
     def claim_outbox(self, limit: int, *, upto: int | None = None, op: str | None = None) -> list[OutboxItem]:
-        sql = "SELECT seq, record_id, op FROM outbox WHERE (? IS NULL OR op = ?) AND (? IS NULL OR seq <= ?)"
+        sql = "SELECT seq, record_id, op, user_id FROM outbox WHERE (? IS NULL OR op = ?) AND (? IS NULL OR seq <= ?)"
         rows = self._read(sql + " ORDER BY seq LIMIT ?", (op, op, upto, upto, limit))
-        return [OutboxItem(int(seq), str(record_id), str(kind)) for seq, record_id, kind in rows]
+        return [OutboxItem(int(seq), str(record_id), str(kind), user) for seq, record_id, kind, user in rows]
 
     def ack_outbox(self, seqs: Sequence[int]) -> None:
         with self.transaction(durable=False) as db:

@@ -131,7 +131,7 @@ def delete_records(db: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
     """Delete records with their keyword entries, links, history and queued upserts, and queue
     their vector deletion (in the caller's transaction; the context index's triggers clean up
     after it). Returns the ids that were removed."""
-    removed: list[str] = []
+    removed: list[tuple[str, str]] = []
     for chunk in chunks(ids):
         places = marks(chunk)
         found = db.execute(f"SELECT seq, id, text, user_id FROM records WHERE id IN ({places})", chunk).fetchall()
@@ -140,14 +140,14 @@ def delete_records(db: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
                 "INSERT INTO records_fts (records_fts, rowid, text, scope) VALUES ('delete', ?, ?, ?)",
                 (seq, text, scope_token(user_id)),
             )
-            removed.append(record_id)
+            removed.append((record_id, user_id))
         db.execute(f"DELETE FROM records WHERE id IN ({places})", chunk)
         db.execute(f"DELETE FROM outbox WHERE op = 'upsert' AND record_id IN ({places})", chunk)
         db.execute(f"DELETE FROM links WHERE src IN ({places}) OR dst IN ({places})", chunk + chunk)
         db.execute(f"DELETE FROM history WHERE record_id IN ({places}) OR other_id IN ({places})", chunk + chunk)
         db.execute(f"UPDATE records SET superseded_by = NULL WHERE superseded_by IN ({places})", chunk)
-    db.executemany("INSERT INTO outbox (record_id, op) VALUES (?, 'delete')", [(i,) for i in removed])
-    return removed
+    db.executemany("INSERT INTO outbox (record_id, op, user_id) VALUES (?, 'delete', ?)", removed)
+    return [record_id for record_id, _ in removed]
 
 
 def set_summarized(db: sqlite3.Connection, ids: Sequence[str], value: bool) -> None:

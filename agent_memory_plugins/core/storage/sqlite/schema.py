@@ -152,6 +152,12 @@ def _working_memory(db: sqlite3.Connection) -> None:
     )
 
 
+def _outbox_user(db: sqlite3.Connection) -> None:
+    """Queued vector deletions name their record's user (each user's vectors are apart)."""
+    if not any(row[1] == "user_id" for row in db.execute("PRAGMA table_info(outbox)")):
+        db.execute("ALTER TABLE outbox ADD COLUMN user_id TEXT")
+
+
 @dataclass(frozen=True)
 class Migration:
     """One numbered change of the schema."""
@@ -166,6 +172,7 @@ MIGRATIONS = (
     Migration(2, "keyword index scoped by user", _scoped_keyword_index),
     Migration(3, "long-term memories: expiry, repeats, supersession, keys, links, history", _long_term),
     Migration(4, "working-memory blocks and extraction cursors", _working_memory),
+    Migration(5, "the user of each queued vector deletion", _outbox_user),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 """The version of a store this release writes."""
