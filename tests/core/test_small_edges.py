@@ -20,6 +20,7 @@ def test_a_bad_collection_name_is_a_clear_error_before_anything_is_created(tmp_p
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.sqlite_only  # one store per prefix (PostgreSQL: one database, so one store, for all three)
 def test_a_good_collection_name_opens(tmp_path: Path) -> None:
     # a short prefix and the longest: a user's collection is "<prefix>-<store id>-<user digest>"
     for prefix in ("team.notes-2", "sd", "x" * 482):

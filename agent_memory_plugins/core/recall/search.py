@@ -1,8 +1,10 @@
 """Long-term recall: one query through both indexes, fused, adjusted and explained.
 
 The path of a search: the ``where`` filter is resolved by the record store (dense search is then
-limited to exactly those ids); the query is embedded once and the vector index returns its nearest
-records; the record store returns keyword candidates (by their own words and their neighbours');
+limited to exactly those ids); the query is embedded once and the vector index (the user's own
+collection) returns its nearest records; meanwhile, on another thread, the record store returns
+keyword candidates (by their own words and their neighbours'; so the keyword side costs no time
+when the machine has a core to spare: it is done before the query embedding is);
 keyword favourites the approximate dense search missed get their exact similarity; the two score
 lists are fused (:func:`.ranking.fuse`); the record store's scoring fields (importance, when it was
 said, whether it only asks) adjust each score for recency, importance, the time the query names
@@ -11,7 +13,9 @@ and questions; superseded records move below their successors; links are followe
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ...errors import InvalidInputError, VectorIndexUnavailableError
@@ -36,11 +40,28 @@ from .ranking import (
 
 SUPERSESSION_MARGIN = 10
 """Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
+SCORED = 60
+"""Best fused candidates whose scoring fields (importance, time said, whether it asks) are read
+and weighed; the rest of the (up to twice ``candidates``) fused ones cannot reach the top ``k``
+often enough to pay for reading them (``benchmarks/locomo.py`` recall is unchanged)."""
 MAX_ID_FILTER = 10_000
 """Most records a ``where`` filter may select for dense search to be limited to exactly them."""
 DENSE, UNAVAILABLE = "dense", "unavailable"
 """``explain["dense"] == "unavailable"``: the Chroma server could not be reached, the hit was
 found by its words alone."""
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _keyword_thread() -> ThreadPoolExecutor:
+    """The process's threads for keyword searches that run beside the query's embedding."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agent-memory-keywords")
+        return _executor
 
 
 class Recall:
@@ -61,14 +82,18 @@ class Recall:
         if allowed is not None and len(allowed) > MAX_ID_FILTER:
             allowed, limit = None, limit * 4  # too many to list: filter the nearest ones afterwards
         unavailable = False  # the Chroma server cannot be reached: keywords alone (the index warns once)
+        words: Future[list[tuple[str, float]]] = _keyword_thread().submit(
+            self.store.keyword_candidates, query_terms(text), filters, limit, self.settings.context_weight
+        )
         try:
             if self.settings.dense_weight > 0 and allowed != [] and not self.index.is_empty(filters.user_id):
                 vector = self.embedder.embed_query(text)
                 dense = self.index.query(vector, filters, limit, allowed)
         except VectorIndexUnavailableError:
             unavailable = True
+        finally:
+            keyword = words.result()  # its errors (a closed store) are raised here
         dense_complete = len(dense) < limit  # every vector in scope came back
-        keyword = self.store.keyword_candidates(query_terms(text), filters, limit, self.settings.context_weight)
         if dense:  # keyword favourites that the approximate dense search missed: score them exactly
             seen = {record_id for record_id, _ in dense}
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
@@ -77,6 +102,10 @@ class Recall:
             except VectorIndexUnavailableError:  # gone since the query: keep what it returned
                 unavailable = True
         parts = fuse(dense, keyword, self.weights, dense_complete)
+        scored = max(SCORED, k + SUPERSESSION_MARGIN)
+        if len(parts) > scored:
+            best_fused = sorted(parts, key=lambda record_id: parts[record_id]["fusion"], reverse=True)[:scored]
+            parts = {record_id: parts[record_id] for record_id in best_fused}
         fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
         span = (find_time(text, lambda: self.store.newest_timestamp(filters.user_id))
                 if self.weights.time > 0 else None)
