@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncio
 import collections
 import functools
@@ -340,7 +342,11 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
                 targets = self.store.ids_of(owner, session)
                 if owner is not None and self.store.forget_scope(owner, session) and not targets:
                     self.store.compact(vacuum=True)
-            return self._forget_ids(targets, vacuum=memory_id is None)
+            removed = self._forget_ids(targets, vacuum=memory_id is None)
+            if memory_id is None and session_id is None and user is not None:
+                with contextlib.suppress(VectorIndexUnavailableError):  # down: its deletions wait in the outbox
+                    self.index.drop_user(user)  # nothing of the user left in Chroma's files
+            return removed
 
     def _forget_ids(self, targets: list[str], vacuum: bool = False) -> int:
         """Remove records everywhere; summaries that covered them are rebuilt without them.

@@ -128,6 +128,24 @@ def test_forget_memory_session_and_user(memory: MemoryCore) -> None:
     assert memory.stats()["records"] == 0 and memory.stats()["vectors"] == 0
 
 
+def test_forgetting_a_user_drops_their_vector_collection_and_nobody_elses(memory: MemoryCore) -> None:
+    for user in ("carol", "dev"):
+        memory.add_message("s1", "user", f"{user} keeps bees on the roof of the library", user_id=user)
+    memory.flush()
+    mine = f"{memory.index.name}-{memory.index.scope('carol')[:16]}"
+    theirs = f"{memory.index.name}-{memory.index.scope('dev')[:16]}"
+    def collections() -> set[str]:
+        return {c.name for c in memory.index.client.list_collections()}
+    assert {mine, theirs} <= collections()
+    assert memory.forget(user_id="carol") == 1
+    assert mine not in collections() and theirs in collections()  # not even deleted index entries stay
+    assert memory.search("bees on the roof", user_id="carol") == []
+    assert memory.search("bees on the roof", user_id="dev", k=1)[0].explain["dense_rank"] == 1
+    memory.add_message("s1", "user", "carol came back and keeps hens now", user_id="carol")
+    memory.flush()  # the same user again: a new collection
+    assert memory.search("who keeps hens", user_id="carol", k=1)[0].explain["dense_rank"] == 1
+
+
 def test_forget_rebuilds_summaries_without_forgotten_text(memory: MemoryCore) -> None:
     lines = ["My cousin Theo lives in Berlin.", "ok", "I was born in 1985 in Leeds.", "ok"]
     _chat(memory, "s1", lines + [f"filler {i}" for i in range(8)])

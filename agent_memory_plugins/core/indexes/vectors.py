@@ -374,6 +374,23 @@ class ChromaIndex:
             self._holding.add(user_scope)
         return user_scope not in self._holding
 
+    def drop_user(self, user_id: str) -> bool:
+        """Drop ``user_id``'s collection if it holds no vector (after the user was forgotten), so
+        that Chroma's files keep nothing of theirs, not even deleted index entries. True when
+        dropped."""
+        def drop() -> bool:
+            user_scope = self.scope(user_id)
+            collection = self._user(user_scope, create=False)
+            if collection is None or collection.count():
+                return False
+            with contextlib.suppress(_chromadb().errors.NotFoundError):  # another process was first
+                self._client().delete_collection(str(collection.name))
+            self._users.pop(user_scope, None)
+            self._holding.discard(user_scope)
+            return True
+
+        return self._use(drop)
+
     def reset(self) -> None:
         """Drop and recreate the store's own collections (for reindexing); no other is touched."""
         def drop() -> None:
