@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import asyncio
 import collections
+import contextlib
 import functools
 import logging
 import os

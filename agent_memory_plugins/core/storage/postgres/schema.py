@@ -121,7 +121,8 @@ class Migration:
 
 MIGRATIONS = (
     Migration(1, "records, keyword index, outbox, links, history, meta, blocks, extraction", tuple(_FIRST_RELEASE)),
-    Migration(2, "the user of each queued vector deletion", ("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS user_id TEXT",)),
+    Migration(2, "the user of each queued vector deletion",
+              ("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS user_id TEXT",)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 """The version of a database this release writes."""
