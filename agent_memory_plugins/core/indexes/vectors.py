@@ -328,7 +328,11 @@ class ChromaIndex:
         (those present)."""
         if not ids:
             return {}
-        found = self.stored(ids, user_id)
+        try:
+            found = self.stored(ids, user_id)
+        except _chromadb().errors.ChromaError as error:  # e.g. a Chroma server's "Error finding id" while
+            log.debug("exact similarities skipped: %s", error)  # other processes delete: only a refinement
+            return {}
         return {record_id: cosine(vector, stored) for record_id, stored in found.items()}
 
     def stored(self, ids: Sequence[str] | None, user_id: str | None = None) -> dict[str, Any]:
