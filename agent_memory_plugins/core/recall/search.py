@@ -43,7 +43,8 @@ SUPERSESSION_MARGIN = 10
 SCORED = 60
 """Best fused candidates whose scoring fields (importance, time said, whether it asks) are read
 and weighed; the rest of the (up to twice ``candidates``) fused ones cannot reach the top ``k``
-often enough to pay for reading them (``benchmarks/locomo.py`` recall is unchanged)."""
+often enough to pay for reading them (LoCoMo dev recall@10: 0.831 reading all, 0.829 the best 60,
+0.823 the best 30)."""
 MAX_ID_FILTER = 10_000
 """Most records a ``where`` filter may select for dense search to be limited to exactly them."""
 DENSE, UNAVAILABLE = "dense", "unavailable"
