@@ -113,7 +113,8 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             os.makedirs(folder, exist_ok=True)
         self.count_tokens = resolve_token_counter(token_counter)
         self.embedder = CachedEmbedder(
-            resolve_embedder(embedder, self.settings.embedding_model), self.settings.embedding_cache_size
+            resolve_embedder(embedder, self.settings.embedding_model, self.settings),
+            self.settings.embedding_cache_size,
         )
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
         self.consolidator = resolve_consolidator(consolidator)
