@@ -233,6 +233,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         if not records:
             return
         self.store.add_records([(record, self.count_tokens(record.text)) for record in records])
+        self.indexer.prefetcher.expect(records)
         if self.extraction is not None:
             self.extraction.touched()
         self._wake()

@@ -260,17 +260,36 @@ class CachedEmbedder:
                     found[index] = vector
         if missing:
             unique = list(dict.fromkeys(texts[i] for i in missing))
-            computed = self._compute(unique, purpose)
-            self._check_dimension(computed)
-            by_text = dict(zip(unique, computed, strict=True))
-            with self._lock:
-                for text, vector in by_text.items():
-                    self._cache[(purpose, text)] = vector
-                while len(self._cache) > self.size:
-                    self._cache.popitem(last=False)
+            by_text = dict(zip(unique, self._compute_checked(unique, purpose), strict=True))
+            self._keep(by_text, purpose)
             for index in missing:
                 found[index] = by_text[texts[index]]
         return [found[i] for i in range(len(texts))]
+
+    def uncached(self, texts: Sequence[str]) -> list[str]:
+        """The document texts among ``texts`` whose vectors are not cached (each once, in order)."""
+        with self._lock:
+            return [text for text in dict.fromkeys(texts) if ("doc", text) not in self._cache]
+
+    def compute(self, texts: Sequence[str]) -> list[Array]:
+        """Vectors of document texts from the embedder, bypassing the cache (see :meth:`keep`)."""
+        return self._compute_checked(list(texts), "doc")
+
+    def keep(self, vectors: dict[str, Array]) -> None:
+        """Cache document vectors computed by :meth:`compute`."""
+        self._keep(vectors, "doc")
+
+    def _compute_checked(self, texts: list[str], purpose: str) -> list[Array]:
+        computed = self._compute(texts, purpose)
+        self._check_dimension(computed)
+        return computed
+
+    def _keep(self, vectors: dict[str, Array], purpose: str) -> None:
+        with self._lock:
+            for text, vector in vectors.items():
+                self._cache[(purpose, text)] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
 
     def forget_texts(self, texts: Iterable[str]) -> None:
         """Drop cached vectors of texts that were forgotten."""
