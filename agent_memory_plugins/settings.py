@@ -51,6 +51,17 @@ class Settings:
     """Messages that must have left the window before the worker folds them into the summary."""
     embedding_model: str = "all-MiniLM-L6-v2"
     """sentence-transformers model used when no embedder is given."""
+    embedding_device: str = "auto"
+    """Where that model runs: ``auto`` (a CUDA GPU when torch sees one, else Apple's MPS when
+    available, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``. Naming a GPU torch does
+    not see is an error."""
+    embedding_batch_size: int | None = None
+    """Texts per model call; ``None``: the device's (64 on the CPU, 256 on CUDA, 128 on MPS)."""
+    query_threads: int = 1
+    """CPU threads that embed a search query: one short text gains nothing from more, and on a
+    busy machine more make it wait for descheduled threads (see ``core/indexes/threads.py``)."""
+    index_threads: int | None = None
+    """CPU threads that embed the background worker's batches; ``None``: every core."""
     embedding_cache_size: int = 20_000
     """Texts whose embeddings are cached in memory (the same text is never embedded twice)."""
     index_batch_size: int = 256
@@ -154,7 +165,7 @@ class Settings:
 
     def validate(self) -> None:
         """Raise :class:`ConfigurationError` naming the first setting that is out of range."""
-        for name in ("window_messages", "window_tokens"):
+        for name in ("window_messages", "window_tokens", "embedding_batch_size", "index_threads"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
@@ -167,7 +178,7 @@ class Settings:
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
             "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns", "database_pool_size",
-            "block_limit", "extract_batch", "extract_calls_per_minute",
+            "block_limit", "extract_batch", "extract_calls_per_minute", "query_threads",
         )
         for name in positive_ints:
             value = getattr(self, name)
@@ -197,6 +208,7 @@ class Settings:
             raise ConfigurationError(f"expiry_interval must be a number > 0, got {self.expiry_interval!r}")
         self.ttl_by_kind()
         check_collection_name(self.chroma_collection)
+        check_device(self.embedding_device)
         if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key.strip()) < 8):
             raise ConfigurationError("api_key must be text of at least 8 characters (or None for no key)")
         if self.durability not in ("full", "normal"):
@@ -249,6 +261,21 @@ def check_collection_name(name: object) -> str:
             f"'<chroma_collection>-<store id>-<user digest>'), got {name!r}"
         )
     return name
+
+
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+"""The accepted forms of ``embedding_device``."""
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device(device: object) -> str:
+    """``device`` (the ``embedding_device`` setting) when it is one of :data:`DEVICES`; else a
+    ConfigurationError naming the setting."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ConfigurationError(
+            f"embedding_device must be one of {', '.join(DEVICES)} (N a GPU number), got {device!r}"
+        )
+    return device
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}

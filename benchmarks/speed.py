@@ -3,9 +3,11 @@
     python benchmarks/speed.py --quick             # CI-sized (a minute or two): a 2k store
     python benchmarks/speed.py                     # 10k and 100k stores, with the peers
     python benchmarks/speed.py --scale 1000000     # 10k and 1M stores (no peers; takes long)
+    python benchmarks/speed.py --conversation [--locomo FILE] [--load]   # issue 18's measurement
 
 Prints every figure with its target and MET / MISSED, and writes ``benchmarks/results/speed.json``
-(``speed_scale.json`` for ``--scale``); ``benchmarks/plot_speed.py`` draws latency against size.
+(``speed_scale.json`` for ``--scale``, ``speed_conversation[_locomo].json`` for ``--conversation``,
+described in ``speed_conversation.py``); ``benchmarks/plot_speed.py`` draws latency against size.
 
 How each figure is measured:
 
@@ -413,8 +415,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-peers", action="store_true", help="skip LangChain and LlamaIndex")
     for name in ("bulk", "pool", "queries", "writes", "turns"):
         parser.add_argument(f"--{name}", type=int, help=f"override the mode's {name} count")
+    parser.add_argument("--conversation", action="store_true",
+                        help="6,000 conversation turns of one user: import vs raw encode, search vs a bare collection")
+    parser.add_argument("--locomo", type=Path, metavar="FILE", help="--conversation: LoCoMo's turns as the texts")
+    parser.add_argument("--load", action="store_true", help="--conversation: search again beside a busy process")
     parser.add_argument("--out", type=Path, help="results file (default benchmarks/results/speed[_scale].json)")
     args = parser.parse_args(argv)
+    if args.conversation:
+        return conversation(args.locomo, args.load, args.out)
     mode = "quick" if args.quick else "scale" if args.scale else "full"
     config = dict(MODES[mode])
     if args.scale:
@@ -452,6 +460,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = verdicts(results)
     report(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {out}")
+    return results
+
+
+def conversation(locomo: Path | None, load: bool, out: Path | None) -> dict[str, Any]:
+    """The ``--conversation`` mode (``speed_conversation.py``); returns the results it wrote."""
+    import speed_conversation
+
+    results = {"mode": "conversation", "machine": machine(),
+               **speed_conversation.run(shared_model(), locomo, load)}
+    results["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    speed_conversation.report(results)
+    out = out or RESULTS / ("speed_conversation_locomo.json" if locomo else "speed_conversation.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {out}")

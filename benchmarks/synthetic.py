@@ -191,3 +191,15 @@ class PrecomputedEmbedder:
             for text, vector in zip(missing, np.asarray(self._fallback(missing)), strict=True):
                 self.known[text] = vector
         return [self.known[t].tolist() for t in texts]
+
+
+def conversation_turns(count: int, seed: int = 23) -> list[str]:
+    """``count`` conversation-shaped turns ``"Speaker: text (note i)"``: two speakers taking turns,
+    each turn one or two template sentences (deterministic)."""
+    rng = random.Random(seed)
+    speakers = ("Maya", "Jonas")
+    turns = []
+    for i in range(count):
+        sentences = [_fill(rng.choice(TEMPLATES), rng) for _ in range(rng.choice((1, 2)))]
+        turns.append(f"{speakers[i % 2]}: {' '.join(sentences)} (note {i})")
+    return turns

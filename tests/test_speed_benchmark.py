@@ -74,3 +74,22 @@ def test_tiny_run_measures_every_figure_and_plots(model: Any, tmp_path: Path) ->
     out = tmp_path / "plot.png"
     plot_speed.plot(plot_speed.load([results_file]), out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_conversation_mode_measures_import_search_and_load_on_locomo_turns(model: Any) -> None:
+    import speed_conversation
+
+    locomo = Path(__file__).parent.parent.parent / "shared" / "data" / "locomo-dev.json"
+    turns = speed_conversation.locomo_turns(locomo, 30) if locomo.exists() else []
+    if turns:
+        assert turns[0].endswith("(note 0)") and ": " in turns[0] and len(set(turns)) == 30
+    synthetic_turns = synthetic.conversation_turns(30)
+    assert synthetic_turns == synthetic.conversation_turns(30) and synthetic_turns[1].startswith("Jonas: ")
+    results = speed_conversation.run(model, locomo if turns else None, load=True, turns=48, queries=3)
+    assert results["import"]["texts"] == 48 and results["import"]["vectors_stored"] == 48
+    for label in ("quiet", "loaded"):
+        for key in ("search_p50_ms", "search_p95_ms", "unfiltered_p50_ms", "filtered_p95_ms"):
+            assert results[label][key] > 0
+    assert [row["figure"] for row in results["targets"]] == [
+        "import / raw encode throughput", "search p50 / (embed + unfiltered bare k=10)",
+        "search p50 loaded / quiet", "search p95 loaded / quiet"]

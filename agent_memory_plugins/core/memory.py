@@ -114,7 +114,8 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             os.makedirs(folder, exist_ok=True)
         self.count_tokens = resolve_token_counter(token_counter)
         self.embedder = CachedEmbedder(
-            resolve_embedder(embedder, self.settings.embedding_model), self.settings.embedding_cache_size
+            resolve_embedder(embedder, self.settings.embedding_model, self.settings),
+            self.settings.embedding_cache_size,
         )
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
         self.consolidator = resolve_consolidator(consolidator)
@@ -233,6 +234,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         if not records:
             return
         self.store.add_records([(record, self.count_tokens(record.text)) for record in records])
+        self.indexer.prefetcher.expect(records)
         if self.extraction is not None:
             self.extraction.touched()
         self._wake()

@@ -49,3 +49,23 @@ def test_folds_merge_with_the_previous_digest_and_stay_within_budget() -> None:
     tight = summarizer.summarize(second, many, 80)
     assert approximate_tokens(tight) <= 80 and tight.startswith("[2023-")
     assert summarizer.summarize("user: I like tea", [], 400) == "user: I like tea"  # an older summary's lines
+
+
+def test_the_fast_budget_fit_keeps_exactly_what_re_rendering_keeps() -> None:
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(5)
+    words = "Porto puppy Max 2019 bakery sister Ines Saturday adopted hiking 42 Kyoto ramen".split()
+    for trial in range(40):
+        messages = [said(rng.choice(("Kim", "Lou", "Ana")),
+                         " ".join(f"I {rng.choice(words)} {rng.choice(words)} {rng.choice(words)}."
+                                  for _ in range(rng.randint(1, 3))),
+                         DAY + timedelta(days=rng.randint(0, 2)))
+                    for _ in range(rng.randint(5, 60))]
+        budget = rng.randint(5, 300)
+        fast = ExtractiveSummarizer().summarize("", messages, budget)
+        slow = ExtractiveSummarizer(token_counter=lambda text: approximate_tokens(text)).summarize(
+            "", messages, budget)
+        assert fast == slow, trial
+        assert approximate_tokens(fast) <= budget

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from ...errors import ConfigurationError
 from ...records import MemoryRecord, is_tool_traffic
 from ..longterm.salience import is_filler, sentence_salience, split_sentences
+from .budget import greedy_fit
 from .tokens import TokenCounter, approximate_tokens
 
 
@@ -70,6 +71,9 @@ class ExtractiveSummarizer:
         worth = [(_fact_count(text) + sentence_salience(text)) / max(1, self.token_counter(text))
                  for _, _, text in units]
         order = sorted(range(len(units)), key=lambda i: (worth[i], i), reverse=True)
+        if self.token_counter is approximate_tokens:  # additive: the same result, without re-rendering
+            fitted = greedy_fit(units, order, max_tokens, approximate_tokens)
+            return [unit for i, unit in enumerate(units) if i in fitted]
         kept: set[int] = set()
         for index in order:
             trial = kept | {index}

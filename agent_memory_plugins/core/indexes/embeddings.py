@@ -21,6 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import ConfigurationError, MissingDependencyError
+from ...settings import Settings, check_device
+from .devices import batch_size_for, resolve_device
+from .threads import resolve_threads, torch_threads
 
 Vector = list[float]
 Array = npt.NDArray[np.float32]
@@ -45,17 +48,44 @@ def cosine(a: Sequence[float] | Any, b: Sequence[float] | Any) -> float:
     return float(x @ y) / norm if norm else 0.0
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use (CPU)."""
+    """A sentence-transformers model, loaded on first use, on ``device`` (see
+    :mod:`~agent_memory_plugins.core.indexes.devices`).
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64) -> None:
+    One text (a search query) is embedded on ``query_threads`` CPU threads, a batch on
+    ``index_threads`` (``None``: every core); see :mod:`~agent_memory_plugins.core.indexes.threads`.
+    ``batch_size`` ``None`` takes the device's (:data:`~agent_memory_plugins.core.indexes.devices.BATCH_SIZES`).
+    """
+
+    def __init__(
+        self,
+        model: str = "all-MiniLM-L6-v2",
+        batch_size: int | None = None,
+        device: str = "auto",
+        query_threads: int = 1,
+        index_threads: int | None = None,
+    ) -> None:
         self.model_name = model
         self.name = f"sentence-transformers/{model.rsplit('/', 1)[-1]}"
-        self.batch_size = batch_size
+        self.device = check_device(device)
+        if device not in ("auto", "cpu"):
+            self.device = resolve_device(device)  # a GPU asked for by name: refused now if absent
+        self._batch_size = batch_size
+        self.query_threads = query_threads
+        self.index_threads = resolve_threads(index_threads)
         self._model: Any = None
+
+    @property
+    def batch_size(self) -> int:
+        """Texts per model call: the one given, else the device's."""
+        if self._batch_size is not None:
+            return self._batch_size
+        return batch_size_for(self.device if self.device != "auto" else resolve_device("auto"))
 
     def _load(self) -> Any:
         if self._model is None:
-            self._model = _shared_model(self.model_name)
+            if self.device == "auto":
+                self.device = resolve_device("auto")
+            self._model = _shared_model(self.model_name, self.device)
         return self._model
 
     def load(self) -> None:
@@ -65,30 +95,42 @@ class SentenceTransformerEmbedder:
     @property
     def loaded(self) -> bool:
         """Whether the model is in memory (embedding does not wait seconds for it to load)."""
-        return self._model is not None or self.model_name in _MODELS
+        if self._model is not None:
+            return True
+        if self.device == "auto":
+            return any(name == self.model_name for name, _ in _MODELS)
+        return (self.model_name, self.device) in _MODELS
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         """Normalised embeddings of ``texts``."""
         return [row.tolist() for row in self.embed_array(texts)]
 
+    def embed_query(self, text: str) -> Array:
+        """The normalised embedding of one query (on ``query_threads``)."""
+        vector: Array = self.embed_array([text])[0]
+        return vector
+
     def embed_array(self, texts: Sequence[str]) -> Array:
-        """Normalised embeddings of ``texts`` as one float32 matrix (no Python floats made)."""
+        """Normalised embeddings of ``texts`` as one float32 matrix (no Python floats made); one
+        text on ``query_threads`` threads, more on ``index_threads``."""
         model = self._load()
-        vectors = model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            show_progress_bar=False, convert_to_numpy=True,
-        )
+        with torch_threads(self.query_threads if len(texts) <= 1 else self.index_threads):
+            vectors = model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                show_progress_bar=False, convert_to_numpy=True,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
 
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def _shared_model(name: str) -> Any:
-    """Load a sentence-transformers model once per process (stores share it; it is read-only)."""
+def _shared_model(name: str, device: str = "cpu") -> Any:
+    """Load a sentence-transformers model once per process and device (stores share it; it is
+    read-only)."""
     with _MODELS_LOCK:
-        if name not in _MODELS:
+        if (name, device) not in _MODELS:
             with _quiet_loading():
                 try:
                     from sentence_transformers import SentenceTransformer
@@ -97,8 +139,8 @@ def _shared_model(name: str) -> Any:
                         "the default embedder needs sentence-transformers: "
                         "pip install 'agent-memory-plugins' (it is a core dependency) or pass embedder=..."
                     ) from error
-                _MODELS[name] = SentenceTransformer(_model_location(name), device="cpu")
-        return _MODELS[name]
+                _MODELS[(name, device)] = SentenceTransformer(_model_location(name), device=device)
+        return _MODELS[(name, device)]
 
 
 @contextlib.contextmanager
@@ -218,17 +260,36 @@ class CachedEmbedder:
                     found[index] = vector
         if missing:
             unique = list(dict.fromkeys(texts[i] for i in missing))
-            computed = self._compute(unique, purpose)
-            self._check_dimension(computed)
-            by_text = dict(zip(unique, computed, strict=True))
-            with self._lock:
-                for text, vector in by_text.items():
-                    self._cache[(purpose, text)] = vector
-                while len(self._cache) > self.size:
-                    self._cache.popitem(last=False)
+            by_text = dict(zip(unique, self._compute_checked(unique, purpose), strict=True))
+            self._keep(by_text, purpose)
             for index in missing:
                 found[index] = by_text[texts[index]]
         return [found[i] for i in range(len(texts))]
+
+    def uncached(self, texts: Sequence[str]) -> list[str]:
+        """The document texts among ``texts`` whose vectors are not cached (each once, in order)."""
+        with self._lock:
+            return [text for text in dict.fromkeys(texts) if ("doc", text) not in self._cache]
+
+    def compute(self, texts: Sequence[str]) -> list[Array]:
+        """Vectors of document texts from the embedder, bypassing the cache (see :meth:`keep`)."""
+        return self._compute_checked(list(texts), "doc")
+
+    def keep(self, vectors: dict[str, Array]) -> None:
+        """Cache document vectors computed by :meth:`compute`."""
+        self._keep(vectors, "doc")
+
+    def _compute_checked(self, texts: list[str], purpose: str) -> list[Array]:
+        computed = self._compute(texts, purpose)
+        self._check_dimension(computed)
+        return computed
+
+    def _keep(self, vectors: dict[str, Array], purpose: str) -> None:
+        with self._lock:
+            for text, vector in vectors.items():
+                self._cache[(purpose, text)] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
 
     def forget_texts(self, texts: Iterable[str]) -> None:
         """Drop cached vectors of texts that were forgotten."""
@@ -250,12 +311,15 @@ class CachedEmbedder:
                 )
 
 
-def resolve_embedder(embedder: Any, model: str = "all-MiniLM-L6-v2") -> Embedder:
-    """Turn whatever the user passed into an :class:`Embedder`."""
-    if embedder is None:
-        return SentenceTransformerEmbedder(model)
-    if isinstance(embedder, str):
-        return SentenceTransformerEmbedder(embedder)
+def resolve_embedder(embedder: Any, model: str = "all-MiniLM-L6-v2", settings: Settings | None = None) -> Embedder:
+    """Turn whatever the user passed into an :class:`Embedder` (a model name, or ``None`` for
+    ``model``, runs with ``settings``' device, batch size and thread counts)."""
+    if embedder is None or isinstance(embedder, str):
+        options = settings or Settings()
+        return SentenceTransformerEmbedder(
+            model if embedder is None else embedder, options.embedding_batch_size, options.embedding_device,
+            options.query_threads, options.index_threads,
+        )
     if hasattr(embedder, "embed_documents") and hasattr(embedder, "embed_query"):
         name = _describe(embedder, ("model", "model_name"))
         return FunctionEmbedder(f"langchain/{name}", embedder.embed_documents, embedder.embed_query)

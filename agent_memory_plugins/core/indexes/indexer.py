@@ -32,6 +32,7 @@ from ..storage.interface import (
 )
 from .context_vectors import context_vector
 from .embeddings import CachedEmbedder
+from .prefetch import Prefetcher
 from .vectors import SCHEME, ChromaIndex
 
 log = logging.getLogger("agent_memory_plugins")
@@ -54,6 +55,8 @@ class Indexer:
         self.context_layout = repr(float(settings.context_vector_weight))
         """What shapes context rows and vectors besides ``context_turns``: a change rebuilds them."""
         store.open_context_index(settings.context_turns, self.context_layout)
+        self.prefetcher = Prefetcher(embedder, max(1, settings.embedding_cache_size // 2))
+        """Embeds the texts of records just written ahead of the batches (see ``prefetch.py``)."""
 
     def stop(self) -> None:
         """Finish the current batch and start no other (the store is closing)."""
@@ -127,6 +130,7 @@ class Indexer:
         batch_size = self.settings.index_batch_size
         if self.store.outbox_size():
             self.embedder.warm()  # outside the lock: a closing store does not wait for a model to load
+            self.prefetcher.run(self.store.existing, self.lock, lambda: self.stopped)
         while not self.stopped:
             with self.lock:
                 if self.stopped:
