@@ -25,7 +25,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,24 +65,32 @@ def turns_of(conversation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def ours(conversation: dict[str, Any], settings: dict[str, Any]) -> tuple[Ranker, float, MemoryCore]:
     """Our MemoryCore: ingest, flush, and a ranker over search() (with the core, to re-tune)."""
+    return ingest_ours(locomo_sessions(conversation), settings, lambda meta: str(meta["dia_id"]), "locomo")
+
+
+def ingest_ours(
+    sessions: Iterable[tuple[str, list[dict[str, Any]]]], settings: dict[str, Any],
+    key: Callable[[dict[str, Any]], str], user: str, k: int = K,
+) -> tuple[Ranker, float, MemoryCore]:
+    """A fresh MemoryCore holding ``sessions`` (one user), flushed, with a ranker over
+    ``search(k=k)`` that names each hit by ``key(metadata)`` (a summary hit: the covered turns it
+    quotes, one rank each), and the ingest rate in turns per second."""
     memory = MemoryCore(**settings)
     start = time.perf_counter()
-    for session, messages in locomo_sessions(conversation):
-        memory.add_messages(session, messages, user_id="locomo")
+    for session, messages in sessions:
+        memory.add_messages(session, messages, user_id=user)
     memory.flush()
-    rate = len(turns_of(conversation)) / (time.perf_counter() - start)
-    by_id: dict[str, str] = {}
-    for record in memory.export(user_id="locomo"):
-        if record.kind == "message":
-            by_id[record.id] = record.metadata["dia_id"]
-    texts = {r.id: r.text for r in memory.export(user_id="locomo")}
+    records = memory.export(user_id=user)
+    by_id = {r.id: key(r.metadata) for r in records if r.kind == "message"}
+    rate = len(by_id) / (time.perf_counter() - start)
+    texts = {r.id: r.text for r in records}
 
     def rank(question: str) -> list[str]:
         out: list[str] = []
-        for hit in memory.search(question, user_id="locomo", k=K):
+        for hit in memory.search(question, user_id=user, k=k):
             record = hit.record
             if record.kind == "message":
-                out.append(record.metadata["dia_id"])
+                out.append(by_id[record.id])
             elif record.kind == "summary":  # the covered turns it quotes, one rank each
                 out.extend(by_id[i] for i in record.covers if i in by_id
                            and texts[i].split(": ", 1)[-1][:60] in record.text)
@@ -95,13 +103,14 @@ def tuned(memory: MemoryCore, rank: Ranker, changes: dict[str, Any]) -> Ranker:
     """The same store searched with other ranking settings (nothing is re-ingested)."""
 
     def ranker(question: str) -> list[str]:
-        saved = memory.settings, memory.weights
-        memory.settings = memory.settings.replace(**changes)
-        memory.weights = Weights.from_settings(memory.settings)
+        recall = memory.recall
+        saved = recall.settings, recall.weights
+        recall.settings = recall.settings.replace(**changes)
+        recall.weights = Weights.from_settings(recall.settings)
         try:
             return rank(question)
         finally:
-            memory.settings, memory.weights = saved
+            recall.settings, recall.weights = saved
 
     return ranker
 
@@ -109,7 +118,8 @@ def tuned(memory: MemoryCore, rank: Ranker, changes: dict[str, Any]) -> Ranker:
 class DenseIndex:
     """Chroma with our model, dense only (the 'Chroma, dense only' row)."""
 
-    def __init__(self, docs: Sequence[tuple[str, str]], embed: Callable[[list[str]], list[list[float]]]) -> None:
+    def __init__(self, docs: Sequence[tuple[str, str]], embed: Callable[[list[str]], list[list[float]]],
+                 depth: int = K) -> None:
         import uuid
 
         import chromadb
@@ -119,13 +129,16 @@ class DenseIndex:
         self.collection = client.create_collection(f"bench-{uuid.uuid4().hex[:8]}", embedding_function=None,
                                                    metadata={"hnsw:space": "cosine"})
         self.embed = embed
+        self.depth = depth
         ids = [f"{i}" for i in range(len(docs))]
         self.dia = {f"{i}": dia for i, (dia, _) in enumerate(docs)}
         vectors = embed([text for _, text in docs])
-        self.collection.add(ids=ids, embeddings=vectors)
+        for start in range(0, len(ids), 5000):  # below Chroma's largest batch
+            self.collection.add(ids=ids[start:start + 5000], embeddings=vectors[start:start + 5000])
 
     def __call__(self, question: str) -> list[str]:
-        result = self.collection.query(query_embeddings=self.embed([question]), n_results=K)
+        result = self.collection.query(query_embeddings=self.embed([question]),
+                                       n_results=min(self.depth, len(self.dia)))
         return [self.dia[i] for i in result["ids"][0]]
 
 
@@ -137,8 +150,9 @@ STOP = set("a an and are as at be but by did do does for from had has have how i
 class BM25:
     """Okapi BM25 (k1=1.5, b=0.75) over plain word tokens, or stemmed without stop words."""
 
-    def __init__(self, docs: Sequence[tuple[str, str]], stem: bool) -> None:
+    def __init__(self, docs: Sequence[tuple[str, str]], stem: bool, depth: int = K) -> None:
         self.stem = stem
+        self.depth = depth
         if stem:
             from nltk.stem import PorterStemmer
 
@@ -168,7 +182,7 @@ class BM25:
             if score > 0:
                 scores.append((score, index))
         scores.sort(reverse=True)
-        return [self.dia[i] for _, i in scores[:K]]
+        return [self.dia[i] for _, i in scores[: self.depth]]
 
 
 def evaluate(ranker: Ranker, questions: list[dict[str, Any]]) -> dict[str, Any]:
