@@ -83,6 +83,14 @@ class Settings:
     """Dense recall of a message in context: its vector is its own embedding plus, at this weight
     divided by the distance, those of its ``context_turns`` neighbours on each side (computed by
     the background worker); 0 keeps each message's own embedding."""
+    passage_words: int = 120
+    """A message longer than this many words also gets one vector per passage of about this many
+    words (cut at paragraph and sentence ends, at most 8 per message), so that a fact deep in a
+    long reply can match; its dense score is the best of its own vector's and its passages'.
+    The model reads about 190 words of a text (all-MiniLM-L6-v2: 256 word pieces). 0 turns
+    passages off; a change applies to messages indexed afterwards (``reindex()`` for all)."""
+    rerank_candidates: int = 20
+    """How many of the best fused candidates a reranker (``MemoryCore(reranker=...)``) scores again."""
     question_weight: float = 0.85
     """Score factor of a record that only asks (its text ends with "?"): a question holds no fact
     but shares the words of questions put to memory. 1.0 turns it off."""
@@ -167,12 +175,16 @@ class Settings:
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
             "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns", "database_pool_size",
-            "block_limit", "extract_batch", "extract_calls_per_minute",
+            "block_limit", "extract_batch", "extract_calls_per_minute", "rerank_candidates",
         )
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.passage_words, bool) or not isinstance(self.passage_words, int) or self.passage_words < 0:
+            raise ConfigurationError(
+                f"passage_words must be an integer >= 0 (0: no passages), got {self.passage_words!r}"
+            )
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
                      "time_boost", "context_vector_weight", "claim_lease_seconds"):
             value = getattr(self, name)

@@ -38,8 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import locomo  # noqa: E402  (sets the offline environment and the import path)
-import locomo_peers as peers  # noqa: E402
+import locomo
+import locomo_peers as peers
 
 Ranker = Callable[[str], list[str]]  # question -> turn keys "session#turn", best first
 DEPTH = 50

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ...errors import EmbeddingMismatchError, VectorIndexUnavailableError
@@ -24,6 +25,7 @@ from ...settings import Settings
 from ..storage.interface import DIMENSION, EMBEDDER, VECTOR_SCHEME, ContextBatch, Neighbourhood, RecordStore
 from .context_vectors import context_vector
 from .embeddings import CachedEmbedder
+from .passages import passage_id, split_passages
 from .vectors import SCHEME, ChromaIndex
 
 log = logging.getLogger("agent_memory_plugins")
@@ -129,7 +131,7 @@ class Indexer:
                 deletes = [item.record_id for item in items if item.op == "delete"]
                 upserts = [item.record_id for item in items if item.op == "upsert"]
                 if deletes:
-                    self.index.delete(deletes)
+                    self.delete_vectors(deletes)
                 if upserts:
                     rows = self.store.get(upserts, None)
                     records = [rows[i].record for i in dict.fromkeys(upserts) if i in rows]
@@ -139,6 +141,7 @@ class Indexer:
                     # embedding waits in the cache); writing its own first would cost a second write
                     others = [(r, v) for r, v in zip(records, vectors, strict=True) if r.kind != "message"]
                     self.upsert_vectors([r for r, _ in others], [v for _, v in others])
+                    self.index_passages(records)
                     self.store.queue_context([record.id for record in records])
                 self.store.ack_outbox([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
@@ -190,7 +193,31 @@ class Indexer:
         kept = self.store.existing([record.id for record in records])
         gone = [record.id for record in records if record.id not in kept]
         if gone:
-            self.index.delete(gone)
+            self.delete_vectors(gone)
+
+    def index_passages(self, records: Sequence[MemoryRecord]) -> None:
+        """Replace the passage vectors of these records: one per passage of each long message
+        (see :mod:`.passages`; none with ``passage_words`` 0). Under the index lock."""
+        cut = [(record, split_passages(record.text, self.settings.passage_words))
+               for record in records if record.kind == "message"]
+        if any(passages for _, passages in cut):
+            self.index.delete_passages([record.id for record, _ in cut])  # an edited message's old ones
+        pieces = [(record, number, text) for record, passages in cut for number, text in enumerate(passages)]
+        if not pieces:
+            return
+        vectors = self.embedder.embed([text for _, _, text in pieces])
+        self.index.upsert([replace(record, id=passage_id(record.id, number)) for record, number, _ in pieces],
+                          vectors, parents=[record.id for record, _, _ in pieces])
+        parents = list(dict.fromkeys(record.id for record, _, _ in pieces))
+        kept = self.store.existing(parents)
+        gone = [record_id for record_id in parents if record_id not in kept]
+        if gone:  # forgotten meanwhile by another process
+            self.index.delete_passages(gone)
+
+    def delete_vectors(self, record_ids: Sequence[str]) -> None:
+        """Remove the vectors of these records, their passages' too."""
+        self.index.delete(record_ids)
+        self.index.delete_passages(record_ids)
 
     def apply_deletes(self) -> None:
         """Apply every queued vector deletion now (a forget does not wait for the worker); while a
@@ -199,7 +226,7 @@ class Indexer:
         items = self.store.claim_outbox(1_000_000, op="delete")
         if items:
             try:
-                self.index.delete([item.record_id for item in items])
+                self.delete_vectors([item.record_id for item in items])
             except VectorIndexUnavailableError:  # Chroma server down: the worker applies them later
                 return
             self.store.ack_outbox([item.seq for item in items])

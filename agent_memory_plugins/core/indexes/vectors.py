@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger("agent_memory_plugins")
 LOCK_FILE = "chroma.lock"
+PARENT, PASSAGE = "parent", "passage"
+"""Metadata of a passage vector: the id of its message, and a marker (see :mod:`.passages`)."""
 SCHEME = "2"
 """Layout of the metadata stored beside each vector (1: raw ids and user metadata; 2: digests)."""
 
@@ -211,16 +213,25 @@ class ChromaIndex:
             parts.append({"kind": {"$in": list(filters.kinds)}})
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
-    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
-        """Store the vectors of ``records`` with their (digested) scope, kind, role and time."""
+    def upsert(
+        self, records: Sequence[MemoryRecord], vectors: Sequence[Any], parents: Sequence[str] | None = None
+    ) -> None:
+        """Store the vectors of ``records`` with their (digested) scope, kind, role and time;
+        with ``parents``, each is a passage (see :mod:`.passages`) of the record id given."""
         if not records:
             return
         self._holds_vectors = True
+        metadatas = [self._metadata(r) for r in records]
+        for meta, parent in zip(metadatas, parents or (), strict=False):
+            meta[PARENT], meta[PASSAGE] = parent, 1
         self._use(lambda collection: collection.upsert(
-            ids=[r.id for r in records],
-            embeddings=np.asarray(vectors, dtype=np.float32),
-            metadatas=[self._metadata(r) for r in records],
+            ids=[r.id for r in records], embeddings=np.asarray(vectors, dtype=np.float32), metadatas=metadatas,
         ))
+
+    def delete_passages(self, parents: Sequence[str]) -> None:
+        """Remove the passage vectors of these records (their own vectors stay)."""
+        for start in range(0, len(parents), 1000):
+            self._use(functools.partial(_delete_children, parents=list(parents[start:start + 1000])))
 
     def _metadata(self, record: MemoryRecord) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -262,13 +273,14 @@ class ChromaIndex:
         }
 
     def count(self) -> int:
-        """Vectors stored."""
-        return int(self._use(lambda collection: collection.count()))
+        """Records with a vector stored (passage vectors of long messages not counted)."""
+        return int(self._use(lambda collection: collection.count() - len(
+            collection.get(where={PASSAGE: 1}, include=[])["ids"])))
 
     def is_empty(self) -> bool:
         """Whether there is nothing to query; cheap once a vector is known to be there."""
         if not self._holds_vectors:
-            self._holds_vectors = self.count() > 0
+            self._holds_vectors = int(self._use(lambda collection: collection.count())) > 0
         return not self._holds_vectors
 
     def reset(self) -> None:
@@ -299,6 +311,10 @@ class ChromaIndex:
 
 def _delete(collection: Any, ids: list[str]) -> None:
     collection.delete(ids=ids)
+
+
+def _delete_children(collection: Any, parents: list[str]) -> None:
+    collection.delete(where={PARENT: {"$in": parents}})
 
 
 

@@ -18,6 +18,7 @@ from ...errors import InvalidInputError, VectorIndexUnavailableError
 from ...records import Hit, MemoryRecord
 from ...settings import Settings
 from ..indexes.embeddings import CachedEmbedder
+from ..indexes.passages import collapse, passage_ids, with_passages
 from ..indexes.vectors import ChromaIndex
 from ..storage.interface import Filters, RecordStore
 from .associations import expand_links, rank_superseded
@@ -33,6 +34,7 @@ from .ranking import (
     time_factor,
     with_rescored,
 )
+from .rerank import Reranker, rerank
 
 SUPERSESSION_MARGIN = 10
 """Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
@@ -46,8 +48,12 @@ found by its words alone."""
 class Recall:
     """Hybrid search over one record store and its vector index."""
 
-    def __init__(self, store: RecordStore, index: ChromaIndex, embedder: CachedEmbedder, settings: Settings) -> None:
+    def __init__(
+        self, store: RecordStore, index: ChromaIndex, embedder: CachedEmbedder, settings: Settings,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.store = store
+        self.reranker = reranker
         self.index = index
         self.embedder = embedder
         self.settings = settings
@@ -64,16 +70,18 @@ class Recall:
         try:
             if self.settings.dense_weight > 0 and allowed != [] and not self.index.is_empty():
                 vector = self.embedder.embed_query(text)
-                dense = self.index.query(vector, self.index.where(filters), limit, allowed)
+                dense = self.index.query(vector, self.index.where(filters), limit, with_passages(allowed))
         except VectorIndexUnavailableError:
             unavailable = True
         dense_complete = len(dense) < limit  # every vector in scope came back
+        dense, passages = collapse(dense)  # a long message's passages count as the message
         keyword = self.store.keyword_candidates(query_terms(text), filters, limit, self.settings.context_weight)
         if dense:  # keyword favourites that the approximate dense search missed: score them exactly
             seen = {record_id for record_id, _ in dense}
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
             try:
-                dense = with_rescored(dense, self.index.similarities(vector, missed))
+                exact = collapse(list(self.index.similarities(vector, missed + passage_ids(missed)).items()))[0]
+                dense = with_rescored(dense, dict(exact))
             except VectorIndexUnavailableError:  # gone since the query: keep what it returned
                 unavailable = True
         parts = fuse(dense, keyword, self.weights, dense_complete)
@@ -85,6 +93,8 @@ class Recall:
         for record_id, (importance, said, asks) in fields.items():
             explain: dict[str, Any] = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance,
                                                                          now - said, self.weights)}
+            if record_id in passages:
+                explain["dense_passage"] = passages[record_id]
             if unavailable:
                 explain[DENSE] = UNAVAILABLE
             when = time_factor(span, said, self.weights)
@@ -95,13 +105,17 @@ class Recall:
                 explain["question"], explain["score"] = question, explain["score"] * question
             explains[record_id] = explain
         best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
-        rows = self.store.get_matching(best[: k + SUPERSESSION_MARGIN], filters)  # whole records: the best only
+        depth = max(k, self.settings.rerank_candidates) if self.reranker is not None else k
+        rows = self.store.get_matching(best[: depth + SUPERSESSION_MARGIN], filters)  # whole records: the best only
         for record_id, row in rows.items():  # content-free turns move down (their text is read here)
             filler = filler_factor(row.record.text, self.weights)
             if filler != 1.0:
                 explain = explains[record_id]
                 explain["filler"], explain["score"] = filler, explain["score"] * filler
         best.sort(key=lambda record_id: explains[record_id]["score"], reverse=True)
+        if self.reranker is not None:  # the plugged-in model orders the best candidates
+            texts = {record_id: row.record.text for record_id, row in rows.items()}
+            best = rerank(self.reranker, text, best, texts, explains, depth)
         hits = [Hit(rows[i].record, explains[i]["score"], explains[i]) for i in best if i in rows]
 
         def scoped(ids: list[str]) -> dict[str, MemoryRecord]:
