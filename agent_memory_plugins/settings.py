@@ -89,6 +89,10 @@ class Settings:
     long reply can match; its dense score is the best of its own vector's and its passages'.
     The model reads about 190 words of a text (all-MiniLM-L6-v2: 256 word pieces). 0 turns
     passages off; a change applies to messages indexed afterwards (``reindex()`` for all)."""
+    session_weight: float = 0.0
+    """How much a session whose turns match the query together lifts each of them: among the 30
+    best candidates, a turn's score is multiplied by ``1 + session_weight * s``, ``s`` its
+    session's summed score over the best session's (0 turns it off)."""
     rerank_candidates: int = 20
     """How many of the best fused candidates a reranker (``MemoryCore(reranker=...)``) scores again."""
     question_weight: float = 0.85
@@ -186,7 +190,7 @@ class Settings:
                 f"passage_words must be an integer >= 0 (0: no passages), got {self.passage_words!r}"
             )
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
-                     "time_boost", "context_vector_weight", "claim_lease_seconds"):
+                     "time_boost", "context_vector_weight", "claim_lease_seconds", "session_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")

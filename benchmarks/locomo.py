@@ -99,6 +99,17 @@ def ingest_ours(
     return rank, rate, memory
 
 
+def named_json(specs: Sequence[str]) -> dict[str, Any]:
+    """``["name=<JSON>", ...]`` (command-line options) -> ``{name: value}``."""
+    out = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"expected NAME=JSON, got {spec!r}")
+        out[name] = json.loads(value)
+    return out
+
+
 def tuned(memory: MemoryCore, rank: Ranker, changes: dict[str, Any]) -> Ranker:
     """The same store searched with other ranking settings (nothing is re-ingested)."""
 
@@ -275,13 +286,19 @@ def main() -> None:
                         help="stress test: add this much noise to every embedding (ours and the peers) so "
                         "the model matches questions to turns less well (0.8 brings 'Chroma, dense only' "
                         "on the dev file down to the figure the issue reports for unseen conversations)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                        help="an extra row: ours searched with other ranking settings on the same store "
+                        "(repeatable), e.g. --variant 'sessions={\"session_weight\": 0.3}'")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                        help="a Settings field for ours (repeatable), e.g. --set passage_words=0")
     parser.add_argument("--database-url", default=None, metavar="URL",
                         help="keep our records in this PostgreSQL database instead of SQLite (each "
                         "conversation's records are forgotten before the next one starts)")
     args = parser.parse_args()
     conversations = json.loads(Path(args.data).read_text())[: args.limit]
     names = [str(c.get("sample_id", i)) for i, c in enumerate(conversations)]
-    settings: dict[str, Any] = {"window_messages": 20}
+    settings: dict[str, Any] = {"window_messages": 20} | named_json(args.set)
+    variants = named_json(args.variant)
     if args.database_url:
         settings["database_url"] = args.database_url
     model = None
@@ -299,6 +316,8 @@ def main() -> None:
         rank, rate, memory = ours(conversation, settings)
         rates.append(rate)
         tables["agent-memory-plugins (ours)"].append(evaluate(rank, questions))  # first: queries not cached
+        for name, changes in variants.items():
+            tables[name].append(evaluate(tuned(memory, rank, changes), questions))
         if not args.no_folds:
             for point, changes in enumerate(GRID):
                 grid_tables[point].append(evaluate(tuned(memory, rank, changes), questions))

@@ -76,7 +76,7 @@ def sessions_of(item: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]
         yield session_id, [
             {"role": turn["role"], "content": turn["content"], "timestamp": start + position,
              "metadata": {"session": session_id, "turn": position}}
-            for position, turn in enumerate(turns)
+            for position, turn in enumerate(turns) if turn["content"].strip()  # a few turns are empty
         ]
 
 
@@ -209,14 +209,19 @@ def main() -> None:
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="file of cached vectors ('' for none)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a Settings field for ours (repeatable), e.g. --set passage_words=0")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                        help='an extra row: ours searched with other ranking settings on the same store, '
+                        'e.g. --variant \'no keywords={"keyword_weight": 0}\' (repeatable)')
+    parser.add_argument("--ablations", action="store_true", help="also the ablation rows of locomo.py")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/longmemeval.json)")
     args = parser.parse_args()
     items = json.loads(Path(args.data).read_text())[: args.limit]
     model = peers.SharedModel(cache_file=args.cache or None)
     settings: dict[str, Any] = {"window_messages": 20, "embedder": model.embed}
-    for change in args.set:
-        name, _, value = change.partition("=")
-        settings[name] = json.loads(value)
+    settings |= locomo.named_json(args.set)
+    variants = locomo.named_json(args.variant)
+    if args.ablations:
+        variants |= locomo.ABLATIONS
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     grid_rows: list[list[dict[str, Any]]] = [[] for _ in locomo.GRID]
     rates, started_all = [], time.perf_counter()
@@ -228,6 +233,8 @@ def main() -> None:
         if not args.no_folds:
             for point, changes in enumerate(locomo.GRID):
                 grid_rows[point].extend(evaluate(locomo.tuned(memory, rank, changes), [item]))
+        for name, changes in variants.items():
+            rows[name].extend(evaluate(locomo.tuned(memory, rank, changes), [item]))
         memory.close()
         if not args.ours_only:
             for name, ranker in baselines(item, model).items():

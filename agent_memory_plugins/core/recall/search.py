@@ -35,9 +35,12 @@ from .ranking import (
     with_rescored,
 )
 from .rerank import Reranker, rerank
+from .sessions import session_factors
 
 SUPERSESSION_MARGIN = 10
 """Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
+SESSION_CANDIDATES = 30
+"""Best candidates among which sessions lend weight to their turns (``session_weight``)."""
 MAX_ID_FILTER = 10_000
 """Most records a ``where`` filter may select for dense search to be limited to exactly them."""
 DENSE, UNAVAILABLE = "dense", "unavailable"
@@ -106,12 +109,20 @@ class Recall:
             explains[record_id] = explain
         best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
         depth = max(k, self.settings.rerank_candidates) if self.reranker is not None else k
-        rows = self.store.get_matching(best[: depth + SUPERSESSION_MARGIN], filters)  # whole records: the best only
+        read = depth + SUPERSESSION_MARGIN
+        if self.settings.session_weight > 0:
+            read = max(read, SESSION_CANDIDATES)
+        rows = self.store.get_matching(best[:read], filters)  # whole records: the best only
         for record_id, row in rows.items():  # content-free turns move down (their text is read here)
             filler = filler_factor(row.record.text, self.weights)
             if filler != 1.0:
                 explain = explains[record_id]
                 explain["filler"], explain["score"] = filler, explain["score"] * filler
+        lend = session_factors({i: explains[i]["score"] for i in rows},
+                               {i: row.record.session_id for i, row in rows.items()}, self.settings.session_weight)
+        for record_id, factor in lend.items():  # a session matching as a whole lends weight to its turns
+            explain = explains[record_id]
+            explain["session"], explain["score"] = factor, explain["score"] * factor
         best.sort(key=lambda record_id: explains[record_id]["score"], reverse=True)
         if self.reranker is not None:  # the plugged-in model orders the best candidates
             texts = {record_id: row.record.text for record_id, row in rows.items()}
