@@ -147,21 +147,23 @@ def rank_fusion(rankers: Sequence[Ranker], k: int = RRF_K) -> Ranker:
     return ranker
 
 
-def halves(items: Sequence[dict[str, Any]]) -> list[list[int]]:
-    """Two halves of the question indices, alternating within each question type."""
+def halves(rows: Sequence[dict[str, Any]]) -> list[list[int]]:
+    """Two halves of the question positions in ``rows`` (in data-file order), alternating within
+    each question type."""
     parts: list[list[int]] = [[], []]
     seen: dict[str, int] = defaultdict(int)
-    for index, item in enumerate(items):
-        parts[seen[item["question_type"]] % 2].append(index)
-        seen[item["question_type"]] += 1
+    for position in sorted(range(len(rows)), key=lambda p: rows[p]["index"]):
+        parts[seen[rows[position]["type"]] % 2].append(position)
+        seen[rows[position]["type"]] += 1
     return parts
 
 
-def split_half(grid_rows: list[list[dict[str, Any]]], items: Sequence[dict[str, Any]],
-               grid: Sequence[dict[str, Any]], metric: str = "turn_recall@10") -> dict[str, Any]:
+def split_half(grid_rows: list[list[dict[str, Any]]], grid: Sequence[dict[str, Any]],
+               metric: str = "turn_recall@10") -> dict[str, Any]:
     """Choose a grid point on one half by ``metric``, measure it on the other, both ways."""
     folds, held_rows = [], []
-    for tune, test in (halves(items), halves(items)[::-1]):
+    first, second = halves(grid_rows[0])
+    for tune, test in ((first, second), (second, first)):
         def mean(point: int, part: list[int]) -> float:
             return sum(grid_rows[point][i][metric] for i in part) / max(1, len(part))
 
@@ -200,10 +202,13 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    """Run every system on every question and print the table."""
+    """Run every system on every question (or merge parts) and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="LongMemEval JSON (e.g. ../shared/data/longmemeval-s-dev.json)")
+    parser.add_argument("--data", help="LongMemEval JSON (e.g. ../shared/data/longmemeval-s-dev.json)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (quick iterations)")
+    parser.add_argument("--part", default="0/1", metavar="I/N",
+                        help="only questions whose position modulo N is I (split a long run; see --merge)")
+    parser.add_argument("--merge", nargs="+", metavar="FILE", help="print and write the table of part files")
     parser.add_argument("--no-folds", action="store_true", help="skip the split-half figure")
     parser.add_argument("--ours-only", action="store_true", help="skip the baselines")
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="file of cached vectors ('' for none)")
@@ -212,55 +217,91 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                         help='an extra row: ours searched with other ranking settings on the same store, '
                         'e.g. --variant \'no keywords={"keyword_weight": 0}\' (repeatable)')
+    parser.add_argument("--ingest-variant", action="append", default=[], metavar="NAME=JSON",
+                        help="an extra row: ours with other settings in a store of its own (for settings that "
+                        "shape indexing), e.g. --ingest-variant 'no passages={\"passage_words\": 0}'")
     parser.add_argument("--ablations", action="store_true", help="also the ablation rows of locomo.py")
     parser.add_argument("--out", default=None, help="results file (default benchmarks/results/longmemeval.json)")
     args = parser.parse_args()
-    items = json.loads(Path(args.data).read_text())[: args.limit]
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / "longmemeval.json"
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for part in parts:
+            for name, found in part["rows"].items():
+                rows[name].extend(found)
+        grids = [part["grid_rows"] for part in parts]
+        grid_rows = [[row for grid in grids for row in grid[point]] for point in range(len(grids[0]))]
+        report(rows, grid_rows, parts[0]["settings"], sum(p["ingest_turns_per_s"] for p in parts) / len(parts), out)
+        return
+    if not args.data:
+        parser.error("--data is required (unless --merge)")
+    which, _, count = args.part.partition("/")
+    items = [(index, item) for index, item in enumerate(json.loads(Path(args.data).read_text())[: args.limit])
+             if index % int(count) == int(which)]
     model = peers.SharedModel(cache_file=args.cache or None)
     settings: dict[str, Any] = {"window_messages": 20, "embedder": model.embed}
     settings |= locomo.named_json(args.set)
     variants = locomo.named_json(args.variant)
+    ingest_variants = locomo.named_json(args.ingest_variant)
     if args.ablations:
         variants |= locomo.ABLATIONS
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = defaultdict(list)
     grid_rows: list[list[dict[str, Any]]] = [[] for _ in locomo.GRID]
+
+    def add(name_or_rows: list[dict[str, Any]], ranker: Ranker, item: dict[str, Any], index: int) -> None:
+        for row in evaluate(ranker, [item]):
+            name_or_rows.append(row | {"index": index})
+
     rates, started_all = [], time.perf_counter()
-    for number, item in enumerate(items):
+    for number, (index, item) in enumerate(items):
         started = time.perf_counter()
         rank, rate, memory = ours_ranker(item, settings)
         rates.append(rate)
-        rows[OURS].extend(evaluate(rank, [item]))
+        add(rows[OURS], rank, item, index)
         if not args.no_folds:
             for point, changes in enumerate(locomo.GRID):
-                grid_rows[point].extend(evaluate(locomo.tuned(memory, rank, changes), [item]))
+                add(grid_rows[point], locomo.tuned(memory, rank, changes), item, index)
         for name, changes in variants.items():
-            rows[name].extend(evaluate(locomo.tuned(memory, rank, changes), [item]))
+            add(rows[name], locomo.tuned(memory, rank, changes), item, index)
         memory.close()
+        for name, changes in ingest_variants.items():
+            rank, _, variant = ours_ranker(item, settings | changes)
+            add(rows[name], rank, item, index)
+            variant.close()
         if not args.ours_only:
             for name, ranker in baselines(item, model).items():
-                rows[name].extend(evaluate(ranker, [item]))
+                add(rows[name], ranker, item, index)
         if number % 10 == 9:
             model.save()
         print(f"  {number + 1}/{len(items)} {item['question_id']}: {time.perf_counter() - started:.1f} s",
               file=sys.stderr, flush=True)
     model.save()
+    print(f"{len(items)} questions in {time.perf_counter() - started_all:.0f} s; texts embedded by the "
+          f"model in this run: {model.computed}", file=sys.stderr)
+    report(rows, grid_rows if not args.no_folds else [],
+           {k: v for k, v in settings.items() if k != "embedder"}, sum(rates) / len(rates), out)
+
+
+def report(rows: dict[str, list[dict[str, Any]]], grid_rows: list[list[dict[str, Any]]], settings: dict[str, Any],
+           rate: float, out: Path) -> None:
+    """Print the table (and the split-half figure when there are grid rows) and write ``out``."""
     results = {name: table(found) for name, found in rows.items()}
-    results[OURS]["all"]["ingest_turns_per_s"] = sum(rates) / len(rates)
+    results[OURS]["all"]["ingest_turns_per_s"] = rate
     print_table(results)
-    if not args.no_folds:
-        held = split_half(grid_rows, items, locomo.GRID)
+    if grid_rows and grid_rows[0]:
+        held = split_half(grid_rows, locomo.GRID)
         results[OURS]["split_half"] = held
         h = held["table"]["all"]
         print(f"\nsplit half (tuning {', '.join(locomo.GRID[0])} on one half, measured on the other): "
               + " ".join(f"{m} {h[m]:.3f}" for m in METRICS))
+        print("  by type, turn R@10: " + " ".join(f"{t} {v['turn_recall@10']:.3f}" for t, v in held["table"].items()
+                                                   if t != "all"))
         for fold in held["folds"]:
             print(f"  chosen {fold['chosen']} tuned {fold['tuned']:.3f} held-out {fold['held_out']:.3f}")
-    print(f"\n{len(items)} questions in {time.perf_counter() - started_all:.0f} s; texts embedded by the "
-          f"model in this run: {model.computed}", file=sys.stderr)
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / "longmemeval.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"settings": {k: v for k, v in settings.items() if k != "embedder"},
-                               "results": results, "rows": rows}, indent=1))
+    out.write_text(json.dumps({"settings": settings, "ingest_turns_per_s": rate, "results": results, "rows": rows,
+                               "grid_rows": grid_rows}, indent=1))
 
 
 if __name__ == "__main__":
