@@ -83,6 +83,10 @@ class Settings:
     """Dense recall of a message in context: its vector is its own embedding plus, at this weight
     divided by the distance, those of its ``context_turns`` neighbours on each side (computed by
     the background worker); 0 keeps each message's own embedding."""
+    context_vector_words: int = 0
+    """A message longer than this many words takes its neighbours' vectors at ``context_vector_weight``
+    times this share of its length (a long message carries its own meaning); 0 gives every message
+    the full ``context_vector_weight``."""
     passage_words: int = 120
     """A message longer than this many words also gets one vector per passage of about this many
     words (cut at paragraph and sentence ends, at most 8 per message), so that a fact deep in a
@@ -185,10 +189,10 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.passage_words, bool) or not isinstance(self.passage_words, int) or self.passage_words < 0:
-            raise ConfigurationError(
-                f"passage_words must be an integer >= 0 (0: no passages), got {self.passage_words!r}"
-            )
+        for name in ("passage_words", "context_vector_words"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"{name} must be an integer >= 0 (0: off), got {value!r}")
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
                      "time_boost", "context_vector_weight", "claim_lease_seconds", "session_weight"):
             value = getattr(self, name)

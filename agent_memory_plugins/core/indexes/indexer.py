@@ -23,7 +23,7 @@ from ...errors import EmbeddingMismatchError, VectorIndexUnavailableError
 from ...records import MemoryRecord
 from ...settings import Settings
 from ..storage.interface import DIMENSION, EMBEDDER, VECTOR_SCHEME, ContextBatch, Neighbourhood, RecordStore
-from .context_vectors import context_vector
+from .context_vectors import context_vector, own_weight
 from .embeddings import CachedEmbedder
 from .passages import passage_id, split_passages
 from .vectors import SCHEME, ChromaIndex
@@ -46,6 +46,8 @@ class Indexer:
         self._context_lock = threading.Lock()  # one context drain at a time (they would repeat each other)
         self.stopped = False
         self.context_layout = repr(float(settings.context_vector_weight))
+        if settings.context_vector_words:  # (a store built before the setting keeps its layout name)
+            self.context_layout += f"/{settings.context_vector_words}"
         """What shapes context rows and vectors besides ``context_turns``: a change rebuilds them."""
         store.open_context_index(settings.context_turns, self.context_layout)
 
@@ -182,7 +184,7 @@ class Indexer:
             self.upsert_vectors(
                 [rows[n.record_id].record for n in present],
                 [context_vector(embedded[n.text], [embedded[t] for t in n.before], [embedded[t] for t in n.after],
-                                weight) for n in present],
+                                own_weight(n.text, weight, self.settings.context_vector_words)) for n in present],
             )
         return True
 
