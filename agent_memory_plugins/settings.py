@@ -102,6 +102,10 @@ class Settings:
     question_weight: float = 0.85
     """Score factor of a record that only asks (its text ends with "?"): a question holds no fact
     but shares the words of questions put to memory. 1.0 turns it off."""
+    question_statement_words: int = 0
+    """A text ending with "?" that says at least this many words before its last sentence is not
+    taken for a question (it holds facts before it asks; judged among the best candidates, whose
+    text the search reads); 0: every text ending with "?" is."""
     filler_weight: float = 0.5
     """Score factor of a content-free turn ("ok", "Sounds fun.", "ok 14"): it says nothing, but in
     context it shares the meaning of its neighbours. 1.0 turns it off."""
@@ -189,7 +193,7 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("passage_words", "context_vector_words"):
+        for name in ("passage_words", "context_vector_words", "question_statement_words"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(f"{name} must be an integer >= 0 (0: off), got {value!r}")

@@ -31,6 +31,7 @@ from .ranking import (
     final_score,
     fuse,
     question_factor,
+    states,
     time_factor,
     with_rescored,
 )
@@ -115,9 +116,11 @@ class Recall:
         rows = self.store.get_matching(best[:read], filters)  # whole records: the best only
         for record_id, row in rows.items():  # content-free turns move down (their text is read here)
             filler = filler_factor(row.record.text, self.weights)
+            explain = explains[record_id]
             if filler != 1.0:
-                explain = explains[record_id]
                 explain["filler"], explain["score"] = filler, explain["score"] * filler
+            if "question" in explain and states(row.record.text, self.settings.question_statement_words):
+                explain["score"] /= explain.pop("question")  # it asks, but says something first
         lend = session_factors({i: explains[i]["score"] for i in rows},
                                {i: row.record.session_id for i, row in rows.items()}, self.settings.session_weight)
         for record_id, factor in lend.items():  # a session matching as a whole lends weight to its turns
