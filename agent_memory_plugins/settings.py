@@ -93,6 +93,9 @@ class Settings:
     long reply can match; its dense score is the best of its own vector's and its passages'.
     The model reads about 190 words of a text (all-MiniLM-L6-v2: 256 word pieces). 0 turns
     passages off; a change applies to messages indexed afterwards (``reindex()`` for all)."""
+    passage_skip_words: int = 0
+    """Passages that end within a message's first this many words are left out (its own vector
+    reads them: about 190 words for all-MiniLM-L6-v2); 0 keeps every passage."""
     session_weight: float = 0.0
     """How much a session whose turns match the query together lifts each of them: among the 30
     best candidates, a turn's score is multiplied by ``1 + session_weight * s``, ``s`` its
@@ -193,7 +196,7 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("passage_words", "context_vector_words", "question_statement_words"):
+        for name in ("passage_words", "passage_skip_words", "context_vector_words", "question_statement_words"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(f"{name} must be an integer >= 0 (0: off), got {value!r}")

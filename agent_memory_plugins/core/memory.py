@@ -358,7 +358,8 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             texts = [row.record.text for row in self.store.get(targets, None).values()]
             removed = self.store.forget(targets + [row.record.id for row in stale], refold)
             gone = texts + [row.record.text for row in stale]
-            self.embedder.forget_texts(gone + passage_texts(gone, self.settings.passage_words))
+            self.embedder.forget_texts(gone + passage_texts(gone, self.settings.passage_words,
+                                                                self.settings.passage_skip_words))
             self.indexer.apply_deletes()
             self.store.compact(vacuum=vacuum)
             self.conversations.touched({(row.record.user_id, row.record.session_id or "") for row in stale})

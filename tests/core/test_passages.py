@@ -103,6 +103,9 @@ def test_split_passages_cuts_at_sentences_keeps_every_word_and_is_bounded() -> N
     assert FACT in passages[-1]
     assert split_passages("A short message about one thing.", 120) == []
     assert split_passages(text, 0) == []
+    tail = split_passages(text, 120, skip=190)  # what the message's own vector reads is left out
+    assert tail == [p for p in passages if len(" ".join(passages[: passages.index(p) + 1]).split()) > 190]
+    assert 0 < len(tail) < len(passages) and tail[-1] == passages[-1]
     one_sentence = " ".join(f"word{i}" for i in range(5000))
     cut = split_passages(one_sentence, 100)
     assert len(cut) == MAX_PASSAGES and " ".join(cut).split() == one_sentence.split()

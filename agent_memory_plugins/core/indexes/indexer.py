@@ -200,7 +200,8 @@ class Indexer:
     def index_passages(self, records: Sequence[MemoryRecord]) -> None:
         """Replace the passage vectors of these records: one per passage of each long message
         (see :mod:`.passages`; none with ``passage_words`` 0). Under the index lock."""
-        cut = [(record, split_passages(record.text, self.settings.passage_words))
+        cut = [(record, split_passages(record.text, self.settings.passage_words,
+                                              self.settings.passage_skip_words))
                for record in records if record.kind == "message"]
         if any(passages for _, passages in cut):
             self.index.delete_passages([record.id for record, _ in cut])  # an edited message's old ones

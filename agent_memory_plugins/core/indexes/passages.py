@@ -15,6 +15,7 @@ Pure functions over plain data, tested without any store.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -61,12 +62,13 @@ def _units(text: str) -> list[str]:
     return units
 
 
-def split_passages(text: str, words: int) -> list[str]:
+def split_passages(text: str, words: int, skip: int = 0) -> list[str]:
     """The passages of ``text`` when it has more than ``words`` words, else ``[]``.
 
     Sentences are gathered in order until a passage holds about ``words`` words (a longer text
     gets longer passages so that it has at most :data:`MAX_PASSAGES`); a sentence longer than a
-    passage is cut at word boundaries; a short last passage joins the one before it.
+    passage is cut at word boundaries; a short last passage joins the one before it. Passages
+    that end within the first ``skip`` words (what the message's own vector reads) are left out.
     """
     if words <= 0:
         return []
@@ -96,12 +98,15 @@ def split_passages(text: str, words: int) -> list[str]:
     while len(pieces) > MAX_PASSAGES:  # cuts of long sentences can exceed the bound: join the shortest pair
         join = min(range(len(pieces) - 1), key=lambda i: len(pieces[i]) + len(pieces[i + 1]))
         pieces[join:join + 2] = [pieces[join] + pieces[join + 1]]
-    return [" ".join(piece) for piece in pieces] if len(pieces) > 1 else []
+    if len(pieces) < 2:
+        return []
+    ends = list(itertools.accumulate(len(piece) for piece in pieces))
+    return [" ".join(piece) for piece, end in zip(pieces, ends, strict=True) if end > skip]
 
 
-def passage_texts(texts: Iterable[str], words: int) -> list[str]:
+def passage_texts(texts: Iterable[str], words: int, skip: int = 0) -> list[str]:
     """The passages of every text (to drop their cached vectors with the texts')."""
-    return [passage for text in texts for passage in split_passages(text, words)]
+    return [passage for text in texts for passage in split_passages(text, words, skip)]
 
 
 def collapse(ranking: Sequence[tuple[str, float]]) -> tuple[list[tuple[str, float]], dict[str, int]]:
