@@ -282,6 +282,7 @@ def main() -> None:
     parser.add_argument("--ours-only", action="store_true", help="skip the peer baselines")
     parser.add_argument("--no-folds", action="store_true", help="skip the held-out (cross-validated) figure "
                         "and the ablation rows")
+    parser.add_argument("--no-ablations", action="store_true", help="the held-out figure without the ablation rows")
     parser.add_argument("--dense-noise", type=float, default=0.0, metavar="SIGMA",
                         help="stress test: add this much noise to every embedding (ours and the peers) so "
                         "the model matches questions to turns less well (0.8 brings 'Chroma, dense only' "
@@ -321,11 +322,12 @@ def main() -> None:
         if not args.no_folds:
             for point, changes in enumerate(GRID):
                 grid_tables[point].append(evaluate(tuned(memory, rank, changes), questions))
+        if not args.no_folds and not args.no_ablations:
             for name, changes in ABLATIONS.items():
                 tables[name].append(evaluate(tuned(memory, rank, changes), questions))
             tables["ours, messages only (kinds=['message'])"].append(evaluate(_messages_only(memory), questions))
         _close(memory, args.database_url)
-        if not args.no_folds:
+        if not args.no_folds and not args.no_ablations:
             for name, changes in INGEST_ABLATIONS.items():
                 rank, _, variant = ours(conversation, settings | changes)
                 tables[name].append(evaluate(rank, questions))
