@@ -51,7 +51,7 @@ def vector_ids(memory: MemoryCore) -> list[str]:
 
 def test_a_fact_in_the_fifth_paragraph_of_a_long_reply_is_found_by_meaning() -> None:
     question = "Where did I hide the spare key, and what opens my gym locker?"
-    with MemoryCore(keyword_weight=0.0) as memory:  # dense alone: the words do not help here
+    with MemoryCore(keyword_weight=0.0, passage_words=120) as memory:  # dense alone: words do not help here
         reply = ingest(memory)
         hits = memory.search(question, k=3)
         assert hits[0].record.id == reply
@@ -59,7 +59,7 @@ def test_a_fact_in_the_fifth_paragraph_of_a_long_reply_is_found_by_meaning() -> 
         assert hits[0].explain["dense_rank"] == 1
         assert memory.stats()["vectors"] == memory.stats()["records"]  # passages are not records
         assert len(vector_ids(memory)) > memory.stats()["records"]
-    with MemoryCore(keyword_weight=0.0, passage_words=0) as memory:  # the one vector sees the start only
+    with MemoryCore(keyword_weight=0.0) as memory:  # the default: no passages, the one vector sees the start only
         reply = ingest(memory)
         own = memory.search(question, k=14)
         assert [h.record.id for h in own].index(reply) > 0
@@ -68,7 +68,7 @@ def test_a_fact_in_the_fifth_paragraph_of_a_long_reply_is_found_by_meaning() -> 
 
 
 def test_passages_match_within_a_where_filter_and_a_session() -> None:
-    with MemoryCore(keyword_weight=0.0) as memory:
+    with MemoryCore(keyword_weight=0.0, passage_words=120) as memory:
         reply = ingest(memory)
         question = "the code for my locker and where the spare key is"
         assert memory.search(question, k=1, session_id="trip")[0].record.id == reply
@@ -77,7 +77,7 @@ def test_passages_match_within_a_where_filter_and_a_session() -> None:
 
 @pytest.mark.parametrize("how", ["memory_id", "session_id", "user_id"])
 def test_passage_vectors_leave_with_their_message(how: str) -> None:
-    with MemoryCore() as memory:
+    with MemoryCore(passage_words=120) as memory:
         reply = ingest(memory, user="ann")
         ingest(memory, user="bob")
         assert any(parent_of(i) == reply and i != reply for i in vector_ids(memory))
