@@ -83,6 +83,10 @@ class Settings:
     """Dense recall of a message in context: its vector is its own embedding plus, at this weight
     divided by the distance, those of its ``context_turns`` neighbours on each side (computed by
     the background worker); 0 keeps each message's own embedding."""
+    context_neighbour_words: int = 0
+    """Each neighbour lends a message's keyword context only its this many words nearest the
+    message (the end of the turn before, the start of the turn after), so a long reply does not
+    flood the context of a short turn; 0: whole neighbours. A change rebuilds the context rows."""
     context_vector_words: int = 0
     """A message longer than this many words takes its neighbours' vectors at ``context_vector_weight``
     times this share of its length (a long message carries its own meaning); 0 gives every message
@@ -198,7 +202,8 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("passage_words", "passage_skip_words", "context_vector_words", "question_statement_words"):
+        for name in ("passage_words", "passage_skip_words", "context_vector_words", "question_statement_words",
+                     "context_neighbour_words"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(f"{name} must be an integer >= 0 (0: off), got {value!r}")

@@ -48,8 +48,10 @@ class Indexer:
         self.context_layout = repr(float(settings.context_vector_weight))
         if settings.context_vector_words:  # (a store built before the setting keeps its layout name)
             self.context_layout += f"/{settings.context_vector_words}"
+        if settings.context_neighbour_words:
+            self.context_layout += f"/n{settings.context_neighbour_words}"
         """What shapes context rows and vectors besides ``context_turns``: a change rebuilds them."""
-        store.open_context_index(settings.context_turns, self.context_layout)
+        store.open_context_index(settings.context_turns, self.context_layout, settings.context_neighbour_words)
 
     def stop(self) -> None:
         """Finish the current batch and start no other (the store is closing)."""
