@@ -499,7 +499,9 @@ def test_neighbour_words_lend_only_the_words_nearest_the_message(store: RecordSt
     assert m[1] in keyword_ids(store, ["gazelle"], weight=0.5)  # the start of the turn after
     assert m[1] not in keyword_ids(store, ["okapi"], weight=0.5)  # far up the long reply
     assert keyword_ids(store, ["okapi"], weight=0.5)[0] == m[0]  # its own words are whole
-    assert lent_words(["a b c d"], ["e f g h"], 2) == "c d e f" and lent_words(["a b"], ["c"], 0) == "a b c"
+    assert lent_words("x", ["a b c d"], ["e f g h"], 2) == "c d e f" and lent_words("x", ["a b"], ["c"], 0) == "a b c"
+    assert lent_words("one two three four five six seven", ["a b"], ["c"], 2) == ""  # a long message takes none
+    assert m[0] not in keyword_ids(store, ["thanks"], weight=0.5)  # the long reply took no words from its reply
 
 
 def test_another_context_layout_queues_every_record_again(store: RecordStore) -> None:

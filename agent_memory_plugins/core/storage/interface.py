@@ -422,12 +422,18 @@ class RecordStore(Protocol):
         or with a pending answer, at most ``limit``, the longest waiting first."""
 
 
-def lent_words(before: Sequence[str], after: Sequence[str], words: int) -> str:
-    """The text a message's neighbours lend its keyword context row: all of it (``words`` 0), or
-    of each neighbour only the ``words`` words nearest the message (the end of one before it, the
-    start of one after it), so a long neighbour (an assistant's long reply) does not flood the
-    context of a short turn."""
+def lent_words(text: str, before: Sequence[str], after: Sequence[str], words: int) -> str:
+    """The text a message's neighbours lend its keyword context row: all of it (``words`` 0);
+    else of each neighbour only the ``words`` words nearest the message (the end of one before it,
+    the start of one after it), so a long reply does not flood the context of a short turn, and
+    nothing to a message of more than ``LONG_MESSAGE * words`` words of its own (it carries its own
+    meaning: a long reply takes no words from the short turns around it)."""
     if words <= 0:
         return " ".join([*before, *after])
-    return " ".join([*(" ".join(text.split()[-words:]) for text in before),
-                     *(" ".join(text.split()[:words]) for text in after)])
+    if len(text.split()) > LONG_MESSAGE * words:
+        return ""
+    return " ".join([*(" ".join(t.split()[-words:]) for t in before), *(" ".join(t.split()[:words]) for t in after)])
+
+
+LONG_MESSAGE = 3
+"""With ``neighbour_words`` set, a message longer than this many times that takes no neighbour words."""

@@ -180,7 +180,7 @@ class ContextQueries(PostgresConnection):
                 text = load_text(stored)
                 before, after = neighbours.get(seq, ([], []))
                 own, own_length = term_counts(text)
-                around, around_length = term_counts(lent_words(before, after, self._neighbour_words))
+                around, around_length = term_counts(lent_words(text, before, after, self._neighbour_words))
                 context_rows.append((seq, user, own_length + around_length + 1))
                 keyword_rows.extend((seq, term, user, own.get(term, 0), around.get(term, 0)) for term in own | around)
                 if kind == "message":

@@ -154,7 +154,7 @@ class ContextQueries(SQLiteConnection):
             for seq, record_id, text, user, kind in rows:
                 before, after = self._neighbours(reader(db), seq, "text")
                 db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
-                           (seq, text, lent_words(before, after, self._neighbour_words), scope_token(user)))
+                           (seq, text, lent_words(text, before, after, self._neighbour_words), scope_token(user)))
                 if kind == "message":
                     found.append(Neighbourhood(str(record_id), text, before, after))
         return ContextBatch(found, tuple((int(seq), int(generation)) for seq, generation in queued))
