@@ -59,6 +59,7 @@ def test_a_fact_in_the_fifth_paragraph_of_a_long_reply_is_found_by_meaning() -> 
         assert hits[0].explain["dense_rank"] == 1
         assert memory.stats()["vectors"] == memory.stats()["records"]  # passages are not records
         assert len(vector_ids(memory)) > memory.stats()["records"]
+        memory.forget(user_id="default")  # a PostgreSQL store outlives the core: start the next one empty
     with MemoryCore(keyword_weight=0.0) as memory:  # the default: no passages, the one vector sees the start only
         reply = ingest(memory)
         own = memory.search(question, k=14)
