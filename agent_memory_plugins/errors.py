@@ -22,6 +22,7 @@ catches them all. The tree::
     ├── StoreInUseError                          embedded Chroma is open in another process
     ├── StoreUnavailableError                    the database cannot be reached
     ├── NotFoundError (also KeyError)            no record with that id for that user
+    ├── RerankerError                            the plugged-in reranker failed or answered wrongly
     └── IndexingError                            the background indexer keeps failing
         └── VectorIndexUnavailableError          the Chroma server cannot be reached right now
 """
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidTimestampError",
     "MissingDependencyError",
     "NotFoundError",
+    "RerankerError",
     "StoreClosedError",
     "StoreInUseError",
     "StoreUnavailableError",
@@ -132,6 +134,11 @@ class NotFoundError(AgentMemoryError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class RerankerError(AgentMemoryError):
+    """The reranker plugged in with ``reranker=`` raised or returned something unusable (not one
+    finite score per text); the search fails with it, nothing stored changes."""
 
 
 class IndexingError(AgentMemoryError):

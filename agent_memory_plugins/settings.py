@@ -94,9 +94,38 @@ class Settings:
     """Dense recall of a message in context: its vector is its own embedding plus, at this weight
     divided by the distance, those of its ``context_turns`` neighbours on each side (computed by
     the background worker); 0 keeps each message's own embedding."""
+    context_neighbour_words: int = 0
+    """Each neighbour lends a message's keyword context only its this many words nearest the
+    message (the end of the turn before, the start of the turn after), so a long reply does not
+    flood the context of a short turn; 0: whole neighbours. A change rebuilds the context rows."""
+    context_vector_words: int = 0
+    """A message longer than this many words takes its neighbours' vectors at ``context_vector_weight``
+    times this share of its length (a long message carries its own meaning); 0 gives every message
+    the full ``context_vector_weight``."""
+    passage_words: int = 0
+    """A message longer than this many words also gets one vector per passage of about this many
+    words (cut at paragraph and sentence ends, at most 8 per message), so that a fact deep in a
+    long reply can match; its dense score is the best of its own vector's and its passages'.
+    The model reads about 190 words of a text (all-MiniLM-L6-v2: 256 word pieces); 120 suits it.
+    0 (the default): no passages. Passages cost embeddings: on chats with long assistant replies
+    (LongMemEval) 120 embeds about 2.2 times as many texts. A change applies to messages indexed
+    afterwards (``reindex()`` for all)."""
+    passage_skip_words: int = 0
+    """Passages that end within a message's first this many words are left out (its own vector
+    reads them: about 190 words for all-MiniLM-L6-v2); 0 keeps every passage."""
+    session_weight: float = 0.0
+    """How much a session whose turns match the query together lifts each of them: among the 30
+    best candidates, a turn's score is multiplied by ``1 + session_weight * s``, ``s`` its
+    session's summed score over the best session's (0 turns it off)."""
+    rerank_candidates: int = 20
+    """How many of the best fused candidates a reranker (``MemoryCore(reranker=...)``) scores again."""
     question_weight: float = 0.85
     """Score factor of a record that only asks (its text ends with "?"): a question holds no fact
     but shares the words of questions put to memory. 1.0 turns it off."""
+    question_statement_words: int = 0
+    """A text ending with "?" that says at least this many words before its last sentence is not
+    taken for a question (it holds facts before it asks; judged among the best candidates, whose
+    text the search reads); 0: every text ending with "?" is."""
     filler_weight: float = 0.5
     """Score factor of a content-free turn ("ok", "Sounds fun.", "ok 14"): it says nothing, but in
     context it shares the meaning of its neighbours. 1.0 turns it off."""
@@ -178,14 +207,19 @@ class Settings:
         positive_ints = (
             "summary_tokens", "fold_batch", "index_batch_size", "max_content_chars",
             "max_metadata_bytes", "candidates", "embedding_cache_size", "context_turns", "database_pool_size",
-            "block_limit", "extract_batch", "extract_calls_per_minute", "query_threads",
+            "block_limit", "extract_batch", "extract_calls_per_minute", "query_threads", "rerank_candidates",
         )
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("passage_words", "passage_skip_words", "context_vector_words", "question_statement_words",
+                     "context_neighbour_words"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"{name} must be an integer >= 0 (0: off), got {value!r}")
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
-                     "time_boost", "context_vector_weight", "claim_lease_seconds"):
+                     "time_boost", "context_vector_weight", "claim_lease_seconds", "session_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")

@@ -25,7 +25,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,24 +65,32 @@ def turns_of(conversation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def ours(conversation: dict[str, Any], settings: dict[str, Any]) -> tuple[Ranker, float, MemoryCore]:
     """Our MemoryCore: ingest, flush, and a ranker over search() (with the core, to re-tune)."""
+    return ingest_ours(locomo_sessions(conversation), settings, lambda meta: str(meta["dia_id"]), "locomo")
+
+
+def ingest_ours(
+    sessions: Iterable[tuple[str, list[dict[str, Any]]]], settings: dict[str, Any],
+    key: Callable[[dict[str, Any]], str], user: str, k: int = K,
+) -> tuple[Ranker, float, MemoryCore]:
+    """A fresh MemoryCore holding ``sessions`` (one user), flushed, with a ranker over
+    ``search(k=k)`` that names each hit by ``key(metadata)`` (a summary hit: the covered turns it
+    quotes, one rank each), and the ingest rate in turns per second."""
     memory = MemoryCore(**settings)
     start = time.perf_counter()
-    for session, messages in locomo_sessions(conversation):
-        memory.add_messages(session, messages, user_id="locomo")
+    for session, messages in sessions:
+        memory.add_messages(session, messages, user_id=user)
     memory.flush()
-    rate = len(turns_of(conversation)) / (time.perf_counter() - start)
-    by_id: dict[str, str] = {}
-    for record in memory.export(user_id="locomo"):
-        if record.kind == "message":
-            by_id[record.id] = record.metadata["dia_id"]
-    texts = {r.id: r.text for r in memory.export(user_id="locomo")}
+    records = memory.export(user_id=user)
+    by_id = {r.id: key(r.metadata) for r in records if r.kind == "message"}
+    rate = len(by_id) / (time.perf_counter() - start)
+    texts = {r.id: r.text for r in records}
 
     def rank(question: str) -> list[str]:
         out: list[str] = []
-        for hit in memory.search(question, user_id="locomo", k=K):
+        for hit in memory.search(question, user_id=user, k=k):
             record = hit.record
             if record.kind == "message":
-                out.append(record.metadata["dia_id"])
+                out.append(by_id[record.id])
             elif record.kind == "summary":  # the covered turns it quotes, one rank each
                 out.extend(by_id[i] for i in record.covers if i in by_id
                            and texts[i].split(": ", 1)[-1][:60] in record.text)
@@ -91,17 +99,29 @@ def ours(conversation: dict[str, Any], settings: dict[str, Any]) -> tuple[Ranker
     return rank, rate, memory
 
 
+def named_json(specs: Sequence[str]) -> dict[str, Any]:
+    """``["name=<JSON>", ...]`` (command-line options) -> ``{name: value}``."""
+    out = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"expected NAME=JSON, got {spec!r}")
+        out[name] = json.loads(value)
+    return out
+
+
 def tuned(memory: MemoryCore, rank: Ranker, changes: dict[str, Any]) -> Ranker:
     """The same store searched with other ranking settings (nothing is re-ingested)."""
 
     def ranker(question: str) -> list[str]:
-        saved = memory.settings, memory.weights
-        memory.settings = memory.settings.replace(**changes)
-        memory.weights = Weights.from_settings(memory.settings)
+        recall = memory.recall
+        saved = recall.settings, recall.weights
+        recall.settings = recall.settings.replace(**changes)
+        recall.weights = Weights.from_settings(recall.settings)
         try:
             return rank(question)
         finally:
-            memory.settings, memory.weights = saved
+            recall.settings, recall.weights = saved
 
     return ranker
 
@@ -109,7 +129,8 @@ def tuned(memory: MemoryCore, rank: Ranker, changes: dict[str, Any]) -> Ranker:
 class DenseIndex:
     """Chroma with our model, dense only (the 'Chroma, dense only' row)."""
 
-    def __init__(self, docs: Sequence[tuple[str, str]], embed: Callable[[list[str]], list[list[float]]]) -> None:
+    def __init__(self, docs: Sequence[tuple[str, str]], embed: Callable[[list[str]], list[list[float]]],
+                 depth: int = K) -> None:
         import uuid
 
         import chromadb
@@ -119,13 +140,16 @@ class DenseIndex:
         self.collection = client.create_collection(f"bench-{uuid.uuid4().hex[:8]}", embedding_function=None,
                                                    metadata={"hnsw:space": "cosine"})
         self.embed = embed
+        self.depth = depth
         ids = [f"{i}" for i in range(len(docs))]
         self.dia = {f"{i}": dia for i, (dia, _) in enumerate(docs)}
         vectors = embed([text for _, text in docs])
-        self.collection.add(ids=ids, embeddings=vectors)
+        for start in range(0, len(ids), 5000):  # below Chroma's largest batch
+            self.collection.add(ids=ids[start:start + 5000], embeddings=vectors[start:start + 5000])
 
     def __call__(self, question: str) -> list[str]:
-        result = self.collection.query(query_embeddings=self.embed([question]), n_results=K)
+        result = self.collection.query(query_embeddings=self.embed([question]),
+                                       n_results=min(self.depth, len(self.dia)))
         return [self.dia[i] for i in result["ids"][0]]
 
 
@@ -137,8 +161,9 @@ STOP = set("a an and are as at be but by did do does for from had has have how i
 class BM25:
     """Okapi BM25 (k1=1.5, b=0.75) over plain word tokens, or stemmed without stop words."""
 
-    def __init__(self, docs: Sequence[tuple[str, str]], stem: bool) -> None:
+    def __init__(self, docs: Sequence[tuple[str, str]], stem: bool, depth: int = K) -> None:
         self.stem = stem
+        self.depth = depth
         if stem:
             from nltk.stem import PorterStemmer
 
@@ -168,7 +193,7 @@ class BM25:
             if score > 0:
                 scores.append((score, index))
         scores.sort(reverse=True)
-        return [self.dia[i] for _, i in scores[:K]]
+        return [self.dia[i] for _, i in scores[: self.depth]]
 
 
 def evaluate(ranker: Ranker, questions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -257,17 +282,24 @@ def main() -> None:
     parser.add_argument("--ours-only", action="store_true", help="skip the peer baselines")
     parser.add_argument("--no-folds", action="store_true", help="skip the held-out (cross-validated) figure "
                         "and the ablation rows")
+    parser.add_argument("--no-ablations", action="store_true", help="the held-out figure without the ablation rows")
     parser.add_argument("--dense-noise", type=float, default=0.0, metavar="SIGMA",
                         help="stress test: add this much noise to every embedding (ours and the peers) so "
                         "the model matches questions to turns less well (0.8 brings 'Chroma, dense only' "
                         "on the dev file down to the figure the issue reports for unseen conversations)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                        help="an extra row: ours searched with other ranking settings on the same store "
+                        "(repeatable), e.g. --variant 'sessions={\"session_weight\": 0.3}'")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                        help="a Settings field for ours (repeatable), e.g. --set passage_words=0")
     parser.add_argument("--database-url", default=None, metavar="URL",
                         help="keep our records in this PostgreSQL database instead of SQLite (each "
                         "conversation's records are forgotten before the next one starts)")
     args = parser.parse_args()
     conversations = json.loads(Path(args.data).read_text())[: args.limit]
     names = [str(c.get("sample_id", i)) for i, c in enumerate(conversations)]
-    settings: dict[str, Any] = {"window_messages": 20}
+    settings: dict[str, Any] = {"window_messages": 20} | named_json(args.set)
+    variants = named_json(args.variant)
     if args.database_url:
         settings["database_url"] = args.database_url
     model = None
@@ -285,14 +317,17 @@ def main() -> None:
         rank, rate, memory = ours(conversation, settings)
         rates.append(rate)
         tables["agent-memory-plugins (ours)"].append(evaluate(rank, questions))  # first: queries not cached
+        for name, changes in variants.items():
+            tables[name].append(evaluate(tuned(memory, rank, changes), questions))
         if not args.no_folds:
             for point, changes in enumerate(GRID):
                 grid_tables[point].append(evaluate(tuned(memory, rank, changes), questions))
+        if not args.no_folds and not args.no_ablations:
             for name, changes in ABLATIONS.items():
                 tables[name].append(evaluate(tuned(memory, rank, changes), questions))
             tables["ours, messages only (kinds=['message'])"].append(evaluate(_messages_only(memory), questions))
         _close(memory, args.database_url)
-        if not args.no_folds:
+        if not args.no_folds and not args.no_ablations:
             for name, changes in INGEST_ABLATIONS.items():
                 rank, _, variant = ours(conversation, settings | changes)
                 tables[name].append(evaluate(rank, questions))

@@ -17,6 +17,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 K = 10
@@ -27,23 +28,61 @@ class SharedModel:
     """all-MiniLM-L6-v2 with one in-process cache, shared by every peer.
 
     ``noise`` > 0 degrades every vector on purpose (see :func:`degraded`), to see how each system
-    fares when the model matches questions to turns less well than on this data.
+    fares when the model matches questions to turns less well than on this data. ``cache_file``
+    (a ``.npz``) keeps the model's vectors between runs, keyed by a digest of the text: a second
+    run of a benchmark embeds only texts it has not seen (call :meth:`save` to write new ones).
     """
 
-    def __init__(self, noise: float = 0.0) -> None:
+    def __init__(self, noise: float = 0.0, cache_file: str | Path | None = None) -> None:
         from agent_memory_plugins.core.indexes.embeddings import SentenceTransformerEmbedder
 
         self.inner = SentenceTransformerEmbedder()
         self.noise = noise
         self.cache: dict[str, list[float]] = {}
+        self.cache_file = Path(cache_file) if cache_file else None
+        self.stored: dict[str, Any] = {}
+        self.unsaved = 0
+        self.computed = 0
+        """Texts the model embedded in this process (not found in any cache)."""
+        if self.cache_file is not None and self.cache_file.exists():
+            import numpy as np
+
+            with np.load(self.cache_file) as data:
+                self.stored = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors of ``texts``, computing only those not seen before (in one batch)."""
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if missing:
-            vectors = self.inner.embed(missing)
-            self.cache.update((t, degraded(t, v, self.noise)) for t, v in zip(missing, vectors, strict=True))
+            digests = [_digest(t) for t in missing]
+            unknown = [t for t, d in zip(missing, digests, strict=True) if d not in self.stored]
+            if unknown:
+                computed = self.inner.embed_array(unknown)
+                self.computed += len(unknown)
+                self.unsaved += len(unknown)
+                self.stored.update(zip((_digest(t) for t in unknown), computed, strict=True))
+            self.cache.update((t, degraded(t, self.stored[d], self.noise))
+                              for t, d in zip(missing, digests, strict=True))
         return [self.cache[t] for t in texts]
+
+    def save(self) -> None:
+        """Write the vectors computed in this process to ``cache_file`` (with those it held)."""
+        if self.cache_file is None or not self.unsaved:
+            return
+        import numpy as np
+
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(self.stored)
+        partial = self.cache_file.with_suffix(".partial.npz")
+        np.savez(partial, keys=np.asarray(keys), vectors=np.stack([self.stored[k] for k in keys]))
+        partial.replace(self.cache_file)
+        self.unsaved = 0
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def degraded(text: str, vector: Sequence[float], noise: float) -> list[float]:

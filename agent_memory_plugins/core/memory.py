@@ -25,6 +25,7 @@ from .filters import check_where
 from .indexes.collections import STORE_ID
 from .indexes.embeddings import CachedEmbedder, resolve_embedder
 from .indexes.indexer import Indexer
+from .indexes.passages import passage_texts
 from .indexes.worker import Worker
 from .lifecycle import BY_FOLDER, DEFAULT, OPEN_CORES, held_core, open_index, release, settings_for, weak_drain
 from .longterm.consolidator import resolve_consolidator
@@ -32,6 +33,7 @@ from .longterm.extracting import Extraction
 from .longterm.extractor import resolve_extractor
 from .longterm.memories import LongTermMemory
 from .longterm.salience import estimate_importance
+from .recall.rerank import resolve_reranker
 from .recall.search import Recall
 from .storage import Filters, open_record_store
 from .working.blocks import WorkingMemory
@@ -101,6 +103,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         extractor: Any = None,
         token_counter: Any = None,
         chroma_client: Any = None,
+        reranker: Any = None,
         reindex: bool = False,
         background: bool = True,
         **settings: Any,
@@ -120,6 +123,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         self.summarizer = resolve_summarizer(summarizer, self.count_tokens)
         self.consolidator = resolve_consolidator(consolidator)
         found = resolve_extractor(extractor)
+        ranker = resolve_reranker(reranker)
         self.extraction = Extraction(self, found) if found is not None else None
         self._review: collections.deque[str] = collections.deque()
         self._paraphrases: collections.deque[str] = collections.deque()
@@ -139,7 +143,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             self._index_lock = self.indexer.lock
             self.conversations = Conversations(self.store, self.summarizer, self.count_tokens, self.settings,
                                                self._index_lock, lambda: self._closed)
-            self.recall = Recall(self.store, self.index, self.embedder, self.settings)
+            self.recall = Recall(self.store, self.index, self.embedder, self.settings, ranker)
             self.index.key = self.store.secret("vector_key").encode()
             self.index.attach(self.store.secret(STORE_ID), self.store.existing, self.indexer.requeue_lost)
             if self.indexer.check_embedder(reindex):
@@ -361,7 +365,9 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
             refold = [i for row in stale for i in row.record.covers if i not in target_set]
             texts = [row.record.text for row in self.store.get(targets, None).values()]
             removed = self.store.forget(targets + [row.record.id for row in stale], refold)
-            self.embedder.forget_texts(texts + [row.record.text for row in stale])
+            gone = texts + [row.record.text for row in stale]
+            self.embedder.forget_texts(gone + passage_texts(gone, self.settings.passage_words,
+                                                                self.settings.passage_skip_words))
             self.indexer.apply_deletes()
             self.store.compact(vacuum=vacuum)
             self.conversations.touched({(row.record.user_id, row.record.session_id or "") for row in stale})

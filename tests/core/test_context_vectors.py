@@ -200,3 +200,18 @@ def test_a_record_processed_by_another_process_during_a_search_is_still_found(
         monkeypatch.undo()
         other.close()
         assert sorted(found) == sorted([fact.id, said.id])
+
+
+def test_a_long_message_takes_its_neighbours_at_a_share_of_the_weight() -> None:
+    from agent_memory_plugins.core.indexes.context_vectors import own_weight
+
+    short, long = "fine thanks", " ".join(["word"] * 120)
+    assert own_weight(short, 0.5, 30) == 0.5 == own_weight(long, 0.5, 0)
+    assert own_weight(long, 0.5, 30) == 0.5 * 30 / 120
+    texts = ["Where did you go hiking?", long, "Ok."]
+    with MemoryCore(embedder=letters, context_vector_words=30) as memory:
+        memory.add_messages("s", [{"role": "user", "content": t} for t in texts])
+        memory.flush()
+        ids = [r.id for r in memory.export()]
+        assert same_direction(stored(memory, ids[1]), in_context(texts, 1, weight=0.5 * 30 / 120))
+        assert same_direction(stored(memory, ids[0]), in_context(texts, 0, weight=0.5))

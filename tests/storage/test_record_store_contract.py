@@ -11,7 +11,13 @@ from collections.abc import Callable
 import pytest
 
 from agent_memory_plugins.core.storage import Filters, RecordStore
-from agent_memory_plugins.core.storage.interface import EMBEDDER, VECTOR_SCHEME, ContextBatch, ExtractionState
+from agent_memory_plugins.core.storage.interface import (
+    EMBEDDER,
+    VECTOR_SCHEME,
+    ContextBatch,
+    ExtractionState,
+    lent_words,
+)
 from agent_memory_plugins.core.validation import from_epoch
 from agent_memory_plugins.errors import StoreClosedError
 
@@ -480,6 +486,22 @@ def test_context_words_find_a_message_only_with_a_context_weight(store: RecordSt
     found = keyword_ids(store, ["research"], weight=0.5)
     assert found[0] == m[0] and sorted(found) == sorted(m)  # the question first: its own words weigh more
     assert keyword_ids(store, ["research"], user="bob", weight=0.5) == []
+
+
+def test_neighbour_words_lend_only_the_words_nearest_the_message(store: RecordStore) -> None:
+    store.open_context_index(TURNS, LAYOUT + "/n3", neighbour_words=3)
+    long_reply = "okapi " + " ".join(f"filler{i}" for i in range(40)) + " near words here"
+    m = chat(store, "s1", [long_reply, "Thanks, that helps.", "gazelle comes first then " + "more " * 30])
+    drain_outbox(store)
+    store.queue_context(m)
+    drain_context(store)
+    assert m[1] in keyword_ids(store, ["near"], weight=0.5)  # the end of the turn before
+    assert m[1] in keyword_ids(store, ["gazelle"], weight=0.5)  # the start of the turn after
+    assert m[1] not in keyword_ids(store, ["okapi"], weight=0.5)  # far up the long reply
+    assert keyword_ids(store, ["okapi"], weight=0.5)[0] == m[0]  # its own words are whole
+    assert lent_words("x", ["a b c d"], ["e f g h"], 2) == "c d e f" and lent_words("x", ["a b"], ["c"], 0) == "a b c"
+    assert lent_words("one two three four five six seven", ["a b"], ["c"], 2) == ""  # a long message takes none
+    assert m[0] not in keyword_ids(store, ["thanks"], weight=0.5)  # the long reply took no words from its reply
 
 
 def test_another_context_layout_queues_every_record_again(store: RecordStore) -> None:

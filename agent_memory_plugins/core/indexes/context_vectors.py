@@ -20,6 +20,14 @@ def context_vector(own: Any, before: Sequence[Any], after: Sequence[Any], weight
     return _unit(blend)
 
 
+def own_weight(text: str, weight: float, words: int) -> float:
+    """The neighbours' weight for a message of ``text``: ``weight``, scaled down by ``words / its
+    word count`` once it is longer than ``words`` (a long message carries its own meaning; a short
+    answer means little alone). ``words`` 0: ``weight`` for every message."""
+    count = len(text.split())
+    return weight * words / count if words and count > words else weight
+
+
 def _unit(vector: Any) -> Any:
     array = np.asarray(vector, dtype=np.float32)
     norm = float(np.linalg.norm(array))

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ...errors import EmbeddingMismatchError, VectorIndexUnavailableError
@@ -30,8 +31,9 @@ from ..storage.interface import (
     OutboxItem,
     RecordStore,
 )
-from .context_vectors import context_vector
+from .context_vectors import context_vector, own_weight
 from .embeddings import CachedEmbedder
+from .passages import passage_id, split_passages
 from .prefetch import Prefetcher
 from .vectors import SCHEME, ChromaIndex
 
@@ -53,8 +55,12 @@ class Indexer:
         self._context_lock = threading.Lock()  # one context drain at a time (they would repeat each other)
         self.stopped = False
         self.context_layout = repr(float(settings.context_vector_weight))
+        if settings.context_vector_words:  # (a store built before the setting keeps its layout name)
+            self.context_layout += f"/{settings.context_vector_words}"
+        if settings.context_neighbour_words:
+            self.context_layout += f"/n{settings.context_neighbour_words}"
         """What shapes context rows and vectors besides ``context_turns``: a change rebuilds them."""
-        store.open_context_index(settings.context_turns, self.context_layout)
+        store.open_context_index(settings.context_turns, self.context_layout, settings.context_neighbour_words)
         self.prefetcher = Prefetcher(embedder, max(1, settings.embedding_cache_size // 2))
         """Embeds the texts of records just written ahead of the batches (see ``prefetch.py``)."""
 
@@ -149,6 +155,7 @@ class Indexer:
                     # embedding waits in the cache); writing its own first would cost a second write
                     others = [(r, v) for r, v in zip(records, vectors, strict=True) if r.kind != "message"]
                     self.upsert_vectors([r for r, _ in others], [v for _, v in others])
+                    self.index_passages(records)
                     self.store.queue_context([record.id for record in records])
                 self.store.ack_outbox([item.seq for item in items])
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
@@ -189,7 +196,7 @@ class Indexer:
             self.upsert_vectors(
                 [rows[n.record_id].record for n in present],
                 [context_vector(embedded[n.text], [embedded[t] for t in n.before], [embedded[t] for t in n.after],
-                                weight) for n in present],
+                                own_weight(n.text, weight, self.settings.context_vector_words)) for n in present],
             )
         return True
 
@@ -201,6 +208,27 @@ class Indexer:
         for record in records:
             if record.id not in kept:
                 self.index.delete([record.id], record.user_id)
+
+    def index_passages(self, records: Sequence[MemoryRecord]) -> None:
+        """Replace the passage vectors of these records: one per passage of each long message
+        (see :mod:`.passages`; none with ``passage_words`` 0). Under the index lock."""
+        cut = [(record, split_passages(record.text, self.settings.passage_words,
+                                              self.settings.passage_skip_words))
+               for record in records if record.kind == "message"]
+        for record, passages in cut:
+            if passages:  # an edited message's old ones
+                self.index.delete_passages([record.id], record.user_id)
+        pieces = [(record, number, text) for record, passages in cut for number, text in enumerate(passages)]
+        if not pieces:
+            return
+        vectors = self.embedder.embed([text for _, _, text in pieces])
+        self.index.upsert([replace(record, id=passage_id(record.id, number)) for record, number, _ in pieces],
+                          vectors, parents=[record.id for record, _, _ in pieces])
+        parents = {record.id: record for record, _, _ in pieces}
+        kept = self.store.existing(list(parents))
+        for record_id, record in parents.items():
+            if record_id not in kept:  # forgotten meanwhile by another process
+                self.index.delete([record_id], record.user_id)
 
     def apply_deletes(self) -> None:
         """Apply every queued vector deletion now (a forget does not wait for the worker); while a

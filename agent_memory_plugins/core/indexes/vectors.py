@@ -54,6 +54,8 @@ log = logging.getLogger("agent_memory_plugins")
 LOCK_FILE = "chroma.lock"
 HANDLES = 4096
 """Users whose collection handles an index keeps (the most recent ones)."""
+PARENT, PASSAGE = "parent", "passage"
+"""Metadata of a passage vector: the id of its message, and a marker (see :mod:`.passages`)."""
 SCHEME = "2"
 """Layout of the metadata stored beside each vector (1: raw ids and user metadata; 2: digests)."""
 
@@ -250,12 +252,18 @@ class ChromaIndex:
             return None
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
-    def upsert(self, records: Sequence[MemoryRecord], vectors: Sequence[Any]) -> None:
+    def upsert(
+        self, records: Sequence[MemoryRecord], vectors: Sequence[Any], parents: Sequence[str] | None = None
+    ) -> None:
         """Store the vectors of ``records`` in their users' collections, with their (digested)
-        scope, kind, role and time."""
+        scope, kind, role and time; with ``parents``, each is a passage (see :mod:`.passages`) of
+        the record id given."""
         if not records:
             return
         matrix = np.asarray(vectors, dtype=np.float32)
+        metadatas = [self._metadata(r) for r in records]
+        for meta, parent in zip(metadatas, parents or (), strict=False):
+            meta[PARENT], meta[PASSAGE] = parent, 1
         by_user: dict[str, list[int]] = {}
         for position, record in enumerate(records):
             by_user.setdefault(self.scope(record.user_id), []).append(position)
@@ -264,11 +272,16 @@ class ChromaIndex:
             for user_scope, positions in by_user.items():
                 self._user(user_scope, create=True).upsert(
                     ids=[records[i].id for i in positions], embeddings=matrix[positions],
-                    metadatas=[self._metadata(records[i]) for i in positions],
+                    metadatas=[metadatas[i] for i in positions],
                 )
                 self._holding.add(user_scope)
 
         self._use(write)
+
+    def delete_passages(self, parents: Sequence[str], user_id: str | None = None) -> None:
+        """Remove the passage vectors of these records of ``user_id`` (of any user when ``None``);
+        their own vectors stay."""
+        self._remove(parents, user_id, passages_only=True)
 
     def _metadata(self, record: MemoryRecord) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -282,8 +295,12 @@ class ChromaIndex:
         return meta
 
     def delete(self, ids: Sequence[str], user_id: str | None = None) -> None:
-        """Remove vectors by record id (missing ids are fine) from ``user_id``'s collection, or
-        from every user's when the user is not known (deletions queued by an older release)."""
+        """Remove the vectors of records (missing ids are fine), their passages' too, from
+        ``user_id``'s collection, or from every user's when the user is not known (deletions
+        queued by an older release)."""
+        self._remove(ids, user_id, passages_only=False)
+
+    def _remove(self, ids: Sequence[str], user_id: str | None, passages_only: bool) -> None:
         if not ids:
             return
 
@@ -298,7 +315,10 @@ class ChromaIndex:
                 collections = user_collections(self._client(), self.name)
             for collection in collections:
                 for start in range(0, len(ids), PAGE):
-                    collection.delete(ids=list(ids[start:start + PAGE]))
+                    chunk = list(ids[start:start + PAGE])
+                    if not passages_only:
+                        collection.delete(ids=chunk)
+                    collection.delete(where={PARENT: {"$in": chunk}})
 
         self._use(remove)
 
@@ -362,19 +382,28 @@ class ChromaIndex:
         return self._use(read)
 
     def count(self, user_id: str | None = None) -> int:
-        """Vectors stored (for ``user_id``, or in the whole store)."""
+        """Records with a vector stored (for ``user_id``, or in the whole store; passage vectors
+        of long messages not counted)."""
         def counted() -> int:
             if user_id is not None:
                 found = self._user(self.scope(user_id), create=False)
-                return 0 if found is None else int(found.count())
-            return sum(int(collection.count()) for collection in user_collections(self._client(), self.name))
+                collections = [found] if found is not None else []
+            else:
+                collections = user_collections(self._client(), self.name)
+            return sum(int(collection.count()) - len(collection.get(where={PASSAGE: 1}, include=[])["ids"])
+                       for collection in collections)
 
         return self._use(counted)
 
     def is_empty(self, user_id: str) -> bool:
         """Whether ``user_id`` has no vector to query; cheap once one is known to be there."""
         user_scope = self.scope(user_id)
-        if user_scope not in self._holding and self.count(user_id) > 0:
+
+        def holds() -> bool:
+            found = self._user(user_scope, create=False)
+            return found is not None and int(found.count()) > 0
+
+        if user_scope not in self._holding and self._use(holds):
             self._holding.add(user_scope)
         return user_scope not in self._holding
 

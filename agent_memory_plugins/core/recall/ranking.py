@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -120,6 +121,18 @@ def question_factor(asks: bool, weights: Weights) -> float:
     """``weights.question`` for a record that only asks (its text ends with a question mark):
     facts live in statements, and a question shares the words of the questions put to memory."""
     return weights.question if asks else 1.0
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def states(text: str, words: int) -> bool:
+    """Whether a text says something before its last sentence: at least ``words`` words (a long
+    message that ends with a question still holds facts); ``words`` 0: never."""
+    if words <= 0:
+        return False
+    sentences = _SENTENCE_END.split(text.strip())
+    return sum(len(sentence.split()) for sentence in sentences[:-1]) >= words
 
 
 def filler_factor(text: str, weights: Weights) -> float:

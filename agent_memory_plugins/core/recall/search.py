@@ -22,6 +22,7 @@ from ...errors import InvalidInputError, VectorIndexUnavailableError
 from ...records import Hit, MemoryRecord
 from ...settings import Settings
 from ..indexes.embeddings import CachedEmbedder
+from ..indexes.passages import collapse, passage_ids, with_passages
 from ..indexes.vectors import ChromaIndex
 from ..storage.interface import Filters, RecordStore
 from .associations import expand_links, rank_superseded
@@ -34,9 +35,12 @@ from .ranking import (
     final_score,
     fuse,
     question_factor,
+    states,
     time_factor,
     with_rescored,
 )
+from .rerank import Reranker, rerank
+from .sessions import session_factors
 
 SUPERSESSION_MARGIN = 10
 """Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
@@ -45,6 +49,8 @@ SCORED = 60
 and weighed; the rest of the (up to twice ``candidates``) fused ones cannot reach the top ``k``
 often enough to pay for reading them (LoCoMo dev recall@10: 0.831 reading all, 0.829 the best 60,
 0.823 the best 30)."""
+SESSION_CANDIDATES = 30
+"""Best candidates among which sessions lend weight to their turns (``session_weight``)."""
 MAX_ID_FILTER = 10_000
 """Most records a ``where`` filter may select for dense search to be limited to exactly them."""
 DENSE, UNAVAILABLE = "dense", "unavailable"
@@ -68,8 +74,12 @@ def _keyword_thread() -> ThreadPoolExecutor:
 class Recall:
     """Hybrid search over one record store and its vector index."""
 
-    def __init__(self, store: RecordStore, index: ChromaIndex, embedder: CachedEmbedder, settings: Settings) -> None:
+    def __init__(
+        self, store: RecordStore, index: ChromaIndex, embedder: CachedEmbedder, settings: Settings,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.store = store
+        self.reranker = reranker
         self.index = index
         self.embedder = embedder
         self.settings = settings
@@ -89,21 +99,24 @@ class Recall:
         try:
             if self.settings.dense_weight > 0 and allowed != [] and not self.index.is_empty(filters.user_id):
                 vector = self.embedder.embed_query(text)
-                dense = self.index.query(vector, filters, limit, allowed)
+                dense = self.index.query(vector, filters, limit, with_passages(allowed))
         except VectorIndexUnavailableError:
             unavailable = True
         finally:
             keyword = words.result()  # its errors (a closed store) are raised here
         dense_complete = len(dense) < limit  # every vector in scope came back
+        dense, passages = collapse(dense)  # a long message's passages count as the message
         if dense:  # keyword favourites that the approximate dense search missed: score them exactly
             seen = {record_id for record_id, _ in dense}
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
             try:
-                dense = with_rescored(dense, self.index.similarities(vector, missed, filters.user_id))
+                exact = self.index.similarities(vector, missed + passage_ids(missed), filters.user_id)
+                dense = with_rescored(dense, dict(collapse(list(exact.items()))[0]))
             except VectorIndexUnavailableError:  # gone since the query: keep what it returned
                 unavailable = True
         parts = fuse(dense, keyword, self.weights, dense_complete)
-        scored = max(SCORED, k + SUPERSESSION_MARGIN)
+        depth = max(k, self.settings.rerank_candidates) if self.reranker is not None else k
+        scored = max(SCORED, depth + SUPERSESSION_MARGIN)
         if len(parts) > scored:
             best_fused = sorted(parts, key=lambda record_id: parts[record_id]["fusion"], reverse=True)[:scored]
             parts = {record_id: parts[record_id] for record_id in best_fused}
@@ -115,6 +128,8 @@ class Recall:
         for record_id, (importance, said, asks) in fields.items():
             explain: dict[str, Any] = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance,
                                                                          now - said, self.weights)}
+            if record_id in passages:
+                explain["dense_passage"] = passages[record_id]
             if unavailable:
                 explain[DENSE] = UNAVAILABLE
             when = time_factor(span, said, self.weights)
@@ -125,13 +140,26 @@ class Recall:
                 explain["question"], explain["score"] = question, explain["score"] * question
             explains[record_id] = explain
         best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
-        rows = self.store.get_matching(best[: k + SUPERSESSION_MARGIN], filters)  # whole records: the best only
+        read = depth + SUPERSESSION_MARGIN
+        if self.settings.session_weight > 0:
+            read = max(read, SESSION_CANDIDATES)
+        rows = self.store.get_matching(best[:read], filters)  # whole records: the best only
         for record_id, row in rows.items():  # content-free turns move down (their text is read here)
             filler = filler_factor(row.record.text, self.weights)
+            explain = explains[record_id]
             if filler != 1.0:
-                explain = explains[record_id]
                 explain["filler"], explain["score"] = filler, explain["score"] * filler
+            if "question" in explain and states(row.record.text, self.settings.question_statement_words):
+                explain["score"] /= explain.pop("question")  # it asks, but says something first
+        lend = session_factors({i: explains[i]["score"] for i in rows},
+                               {i: row.record.session_id for i, row in rows.items()}, self.settings.session_weight)
+        for record_id, factor in lend.items():  # a session matching as a whole lends weight to its turns
+            explain = explains[record_id]
+            explain["session"], explain["score"] = factor, explain["score"] * factor
         best.sort(key=lambda record_id: explains[record_id]["score"], reverse=True)
+        if self.reranker is not None:  # the plugged-in model orders the best candidates
+            texts = {record_id: row.record.text for record_id, row in rows.items()}
+            best = rerank(self.reranker, text, best, texts, explains, depth)
         hits = [Hit(rows[i].record, explains[i]["score"], explains[i]) for i in best if i in rows]
 
         def scoped(ids: list[str]) -> dict[str, MemoryRecord]:

@@ -355,10 +355,12 @@ class RecordStore(Protocol):
         """The vector index was emptied: clear the mark of :meth:`begin_reindex`."""
 
     # -- the neighbour-context index -------------------------------------------------------------
-    def open_context_index(self, turns: int, layout: str) -> None:
+    def open_context_index(self, turns: int, layout: str, neighbour_words: int = 0) -> None:
         """Use ``turns`` neighbours on each side as a message's context. ``layout`` names what
         else shapes the context rows and vectors (the core's version and settings): a store last
-        used with other ``turns`` or ``layout`` drops its context rows and queues every record."""
+        used with other ``turns`` or ``layout`` drops its context rows and queues every record.
+        ``neighbour_words`` > 0: each neighbour lends only its words nearest the message to the
+        context row (see :func:`lent_words`; the caller names it in ``layout``)."""
 
     def queue_context(self, record_ids: Sequence[str]) -> None:
         """Queue records for their context rows, and the neighbours of messages among them
@@ -421,3 +423,20 @@ class RecordStore(Protocol):
     def sessions_to_extract(self, limit: int) -> list[tuple[str, str]]:
         """(user, session) pairs (any user) with messages written after their extraction cursor
         or with a pending answer, at most ``limit``, the longest waiting first."""
+
+
+def lent_words(text: str, before: Sequence[str], after: Sequence[str], words: int) -> str:
+    """The text a message's neighbours lend its keyword context row: all of it (``words`` 0);
+    else of each neighbour only the ``words`` words nearest the message (the end of one before it,
+    the start of one after it), so a long reply does not flood the context of a short turn, and
+    nothing to a message of more than ``LONG_MESSAGE * words`` words of its own (it carries its own
+    meaning: a long reply takes no words from the short turns around it)."""
+    if words <= 0:
+        return " ".join([*before, *after])
+    if len(text.split()) > LONG_MESSAGE * words:
+        return ""
+    return " ".join([*(" ".join(t.split()[-words:]) for t in before), *(" ".join(t.split()[:words]) for t in after)])
+
+
+LONG_MESSAGE = 3
+"""With ``neighbour_words`` set, a message longer than this many times that takes no neighbour words."""

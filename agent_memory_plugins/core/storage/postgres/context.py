@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..interface import ContextBatch, Filters, Neighbourhood
+from ..interface import ContextBatch, Filters, Neighbourhood, lent_words
 from .connection import PostgresConnection, Query, reader
 from .keywords import bm25_sql, idf, query_terms, term_counts
 from .records import _SET_META
@@ -96,9 +96,10 @@ class ContextQueries(PostgresConnection):
 
     _context_turns = 2
     _context_state: str | None = None
+    _neighbour_words = 0
     lease_seconds = 60.0
 
-    def open_context_index(self, turns: int, layout: str) -> None:
+    def open_context_index(self, turns: int, layout: str, neighbour_words: int = 0) -> None:
         state = f"{VERSION}:{turns}:{layout}"
         with self.transaction() as connection:
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (CONTEXT_LOCK,))
@@ -109,6 +110,7 @@ class ContextQueries(PostgresConnection):
                 connection.execute(_QUEUE.format(rows="SELECT seq FROM records"))
                 connection.execute(_SET_META, (STATE, state))
         self._context_turns, self._context_state = turns, state
+        self._neighbour_words = neighbour_words
 
     def _neighbours(self, query: Query, seqs: Sequence[int], column: str) -> dict[int, tuple[list[Any], list[Any]]]:
         """``column`` of the messages before (oldest first) and after each message of ``seqs`` in
@@ -178,7 +180,7 @@ class ContextQueries(PostgresConnection):
                 text = load_text(stored)
                 before, after = neighbours.get(seq, ([], []))
                 own, own_length = term_counts(text)
-                around, around_length = term_counts(" ".join([*before, *after]))
+                around, around_length = term_counts(lent_words(text, before, after, self._neighbour_words))
                 context_rows.append((seq, user, own_length + around_length + 1))
                 keyword_rows.extend((seq, term, user, own.get(term, 0), around.get(term, 0)) for term in own | around)
                 if kind == "message":

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..interface import ContextBatch, Filters, Neighbourhood
+from ..interface import ContextBatch, Filters, Neighbourhood, lent_words
 from .connection import Query, SQLiteConnection, marks, reader
 from .rows import filters_sql, match_expression
 from .schema import scope_token
@@ -95,8 +95,9 @@ class ContextQueries(SQLiteConnection):
 
     _context_turns = 2
     _context_state: str | None = None
+    _neighbour_words = 0
 
-    def open_context_index(self, turns: int, layout: str) -> None:
+    def open_context_index(self, turns: int, layout: str, neighbour_words: int = 0) -> None:
         state = f"{VERSION}:{turns}:{layout}"
         with self.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (STATE,)).fetchone()
@@ -107,6 +108,7 @@ class ContextQueries(SQLiteConnection):
                 db.execute(_QUEUE.format(rows="SELECT seq FROM records WHERE true"))
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (STATE, state))
         self._context_turns, self._context_state = turns, state
+        self._neighbour_words = neighbour_words
 
     def _neighbours(self, query: Query, seq: int, column: str) -> tuple[list[Any], list[Any]]:
         """``column`` of the messages before (oldest first) and after ``seq`` in its session."""
@@ -152,7 +154,7 @@ class ContextQueries(SQLiteConnection):
             for seq, record_id, text, user, kind in rows:
                 before, after = self._neighbours(reader(db), seq, "text")
                 db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
-                           (seq, text, " ".join([*before, *after]), scope_token(user)))
+                           (seq, text, lent_words(text, before, after, self._neighbour_words), scope_token(user)))
                 if kind == "message":
                     found.append(Neighbourhood(str(record_id), text, before, after))
         return ContextBatch(found, tuple((int(seq), int(generation)) for seq, generation in queued))

@@ -1,0 +1,27 @@
+"""A message that says something before it asks is not taken for a bare question
+(``question_statement_words``): its facts rank as a statement's would."""
+
+from __future__ import annotations
+
+from agent_memory_plugins import MemoryCore
+from agent_memory_plugins.core.recall.ranking import states
+
+ASKS = "I adopted a grey cat called Miso last spring and she loves the sofa. Any tips for keeping her fur off it?"
+
+
+def test_states_counts_the_words_before_the_last_sentence() -> None:
+    assert states(ASKS, 8)
+    assert not states("Hey! How was the trip?", 8)
+    assert not states(ASKS, 0)
+
+
+def test_a_long_question_keeps_its_full_score_and_a_bare_one_does_not() -> None:
+    for words, penalised in ((0, True), (8, False)):
+        with MemoryCore(question_statement_words=words) as memory:
+            memory.add_messages("s", [{"role": "user", "content": ASKS},
+                                      {"role": "user", "content": "What is the name of your cat?"}])
+            memory.flush()
+            hits = {h.record.text: h for h in memory.search("what is my cat called", k=5, kinds=["message"])}
+            assert ("question" in hits[ASKS].explain) is penalised
+            assert "question" in hits["What is the name of your cat?"].explain
+            memory.forget(user_id="default")  # a PostgreSQL store outlives the core: start the next one empty
