@@ -94,10 +94,12 @@ class Settings:
     """Dense recall of a message in context: its vector is its own embedding plus, at this weight
     divided by the distance, those of its ``context_turns`` neighbours on each side (computed by
     the background worker); 0 keeps each message's own embedding."""
-    context_neighbour_words: int = 0
+    context_neighbour_words: int = 40
     """Each neighbour lends a message's keyword context only its this many words nearest the
-    message (the end of the turn before, the start of the turn after), so a long reply does not
-    flood the context of a short turn; 0: whole neighbours. A change rebuilds the context rows."""
+    message (the end of the turn before, the start of the turn after), and a message longer than
+    three times this takes none, so a long reply does not flood the context of a short turn; 0:
+    whole neighbours. A change rebuilds the context rows. 40 lifted recall@10 on both dev files
+    (LongMemEval 0.727 -> 0.767, LoCoMo 0.831 -> 0.837, leave-one-out too)."""
     context_vector_words: int = 0
     """A message longer than this many words takes its neighbours' vectors at ``context_vector_weight``
     times this share of its length (a long message carries its own meaning); 0 gives every message
