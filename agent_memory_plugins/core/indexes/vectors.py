@@ -328,6 +328,8 @@ class ChromaIndex:
         """Nearest records of ``filters.user_id`` within the rest of ``filters`` (and ``ids``
         when given): ``(id, similarity)`` best first."""
         where = self.where(filters)
+        if ids is not None and where is None:  # Chroma 1.5 fails a query by ids that names a missing one
+            where = {"user_id": {"$eq": self.scope(filters.user_id)}}  # unless it has a where: every vector's
 
         def ask() -> Any:
             collection = self._user(self.scope(filters.user_id), create=False)
