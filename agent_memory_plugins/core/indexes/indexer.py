@@ -215,9 +215,12 @@ class Indexer:
         cut = [(record, split_passages(record.text, self.settings.passage_words,
                                               self.settings.passage_skip_words))
                for record in records if record.kind == "message"]
+        replaced: dict[str, list[str]] = {}
         for record, passages in cut:
-            if passages:  # an edited message's old ones
-                self.index.delete_passages([record.id], record.user_id)
+            if passages:
+                replaced.setdefault(record.user_id, []).append(record.id)
+        for user_id, ids in replaced.items():  # an edited message's old ones, one call per user
+            self.index.delete_passages(ids, user_id)
         pieces = [(record, number, text) for record, passages in cut for number, text in enumerate(passages)]
         if not pieces:
             return

@@ -84,6 +84,8 @@ class Recall:
         self.embedder = embedder
         self.settings = settings
         self.weights = Weights.from_settings(settings)
+        self.passages = settings.passage_words > 0
+        """Whether long messages have passage vectors, whose ids an id-limited query must name."""
 
     def search(self, text: str, filters: Filters, k: int, follow_links: bool = False) -> list[Hit]:
         """The ``k`` records within ``filters`` that best match ``text`` (arguments already checked)."""
@@ -99,7 +101,7 @@ class Recall:
         try:
             if self.settings.dense_weight > 0 and allowed != [] and not self.index.is_empty(filters.user_id):
                 vector = self.embedder.embed_query(text)
-                dense = self.index.query(vector, filters, limit, with_passages(allowed))
+                dense = self.index.query(vector, filters, limit, with_passages(allowed) if self.passages else allowed)
         except VectorIndexUnavailableError:
             unavailable = True
         finally:
@@ -110,7 +112,8 @@ class Recall:
             seen = {record_id for record_id, _ in dense}
             missed = [record_id for record_id, _ in keyword[:RESCORED] if record_id not in seen]
             try:
-                exact = self.index.similarities(vector, missed + passage_ids(missed), filters.user_id)
+                wanted = missed + passage_ids(missed) if self.passages else missed
+                exact = self.index.similarities(vector, wanted, filters.user_id)
                 dense = with_rescored(dense, dict(collapse(list(exact.items()))[0]))
             except VectorIndexUnavailableError:  # gone since the query: keep what it returned
                 unavailable = True
