@@ -8,6 +8,7 @@ import contextlib
 import functools
 import logging
 import os
+import threading
 import time
 import uuid
 import weakref
@@ -127,6 +128,7 @@ class MemoryCore(ConversationMemory, LongTermMemory, WorkingMemory):
         self.extraction = Extraction(self, found) if found is not None else None
         self._review: collections.deque[str] = collections.deque()
         self._paraphrases: collections.deque[str] = collections.deque()
+        self._review_lock = threading.Lock()  # a flush waits for a review the worker has in hand
         self._ttl_by_kind = self.settings.ttl_by_kind()
         self._next_sweep = 0.0
         self._closed = False

@@ -326,6 +326,25 @@ def test_a_chat_model_consolidator_runs_off_the_write_path() -> None:
             memory.get(again.id, user_id="ana")
 
 
+def test_flush_waits_for_a_verdict_the_background_worker_is_still_waiting_for() -> None:
+    import threading
+
+    asked = threading.Event()
+
+    def slow_model(new: object, similar: object) -> str:
+        asked.set()
+        time.sleep(0.5)  # a slow model: the worker, woken by remember, takes the review first
+        return "UPDATES 1"
+
+    with MemoryCore(consolidator=slow_model) as memory:
+        honda = memory.remember("I drive a Honda Civic", user_id="ana")
+        memory.flush()
+        tesla = memory.remember("These days my ride is a Tesla", user_id="ana")
+        asked.wait(10)
+        memory.flush()
+        assert memory.get(honda.id, user_id="ana").superseded_by == tesla.id
+
+
 def test_a_failing_or_unreadable_consolidator_changes_nothing() -> None:
     def broken(new: object, similar: object) -> str:
         raise RuntimeError("model down")

@@ -56,6 +56,7 @@ class LongTermMemory:
     _index_lock: threading.RLock
     _review: deque[str]
     _paraphrases: deque[str]
+    _review_lock: threading.Lock
 
     # provided by MemoryCore
     _new_record: Callable[..., MemoryRecord]
@@ -138,7 +139,15 @@ class LongTermMemory:
 
     def _review_pending(self) -> None:
         """Fold the paraphrased repeats that the write path could not check without the model, then
-        apply the plugged-in consolidator's verdicts on memories written since the last drain."""
+        apply the plugged-in consolidator's verdicts on memories written since the last drain.
+
+        One caller at a time: a flush that finds the queues empty while the background worker is
+        still applying a verdict it took from them waits for that verdict, so it returns only once
+        every memory written before it has been reviewed."""
+        with self._review_lock:
+            self._review_queued()
+
+    def _review_queued(self) -> None:
         while self._paraphrases:
             record_id = self._paraphrases.popleft()
             with self._index_lock:
