@@ -68,7 +68,7 @@ class RecordQueries(SQLiteConnection):
             sql = f"SELECT {COLUMNS} FROM records WHERE id IN ({marks(chunk)})"
             params: list[Any] = list(chunk)
             if user_id is not None:
-                sql += " AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)"
+                sql += " AND +user_id = ? AND (expires_at IS NULL OR expires_at > ?)"  # the ids' index
                 params.extend([user_id, time.time()])
             for row in self._read(sql, params):
                 stored = to_row(row)
@@ -77,7 +77,7 @@ class RecordQueries(SQLiteConnection):
 
     def get_matching(self, ids: Sequence[str], filters: Filters) -> dict[str, StoredRow]:
         self._check_open()  # also when there is nothing to read
-        where, params = filters_sql(filters)
+        where, params = filters_sql(filters, by_id=True)
         found: dict[str, StoredRow] = {}
         for chunk in chunks(ids):
             sql = f"SELECT {COLUMNS} FROM records r WHERE r.id IN ({marks(chunk)}) AND {where}"
@@ -96,7 +96,7 @@ class RecordQueries(SQLiteConnection):
 
     def scoring_fields(self, ids: Sequence[str], filters: Filters) -> dict[str, tuple[float, float, bool]]:
         self._check_open()  # also when there is nothing to read
-        where, params = filters_sql(filters)
+        where, params = filters_sql(filters, by_id=True)
         found: dict[str, tuple[float, float, bool]] = {}
         for chunk in chunks(ids):
             sql = (

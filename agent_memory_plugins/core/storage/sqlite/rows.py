@@ -38,9 +38,14 @@ def to_row(row: tuple[Any, ...]) -> StoredRow:
     return StoredRow(record, int(seq), bool(summarized), int(tokens))
 
 
-def filters_sql(filters: Filters, alias: str = "r") -> tuple[str, list[Any]]:
-    """The WHERE clause for ``filters`` over ``records`` as ``alias``, and its parameters."""
-    clauses = [f"{alias}.user_id = ?"]
+def filters_sql(filters: Filters, alias: str = "r", by_id: bool = False) -> tuple[str, list[Any]]:
+    """The WHERE clause for ``filters`` over ``records`` as ``alias``, and its parameters.
+
+    ``by_id``: the query also names the records' ids, so the clause keeps SQLite from choosing an
+    index on the user (``+user_id``): without statistics the planner prefers it to the id list and
+    reads every record of the user, 16x slower for 60 ids among 6,000 records of one user.
+    """
+    clauses = [f"{'+' if by_id else ''}{alias}.user_id = ?"]
     params: list[Any] = [filters.user_id]
     if not filters.include_expired:
         clauses.append(f"({alias}.expires_at IS NULL OR {alias}.expires_at > ?)")
