@@ -77,6 +77,13 @@ class _Recorder:
         self.calls.append((len(texts), torch.get_num_threads(), options["batch_size"]))
         return self.model.encode(texts, **options)
 
+    def __call__(self, features: dict[str, Any]) -> Any:  # one text: the model's modules, without encode
+        self.calls.append((len(features["input_ids"]), torch.get_num_threads(), 0))
+        return self.model(features)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
 
 def test_a_query_runs_on_query_threads_and_a_batch_on_index_threads_with_the_same_vectors() -> None:
     embedder = SentenceTransformerEmbedder(device="cpu", query_threads=1, index_threads=2)
@@ -86,8 +93,20 @@ def test_a_query_runs_on_query_threads_and_a_batch_on_index_threads_with_the_sam
     texts = ["Caroline: I went to a support group yesterday.", "Melanie: That sounds brave of you."]
     batch = embedder.embed_array(texts)
     one = embedder.embed_query(texts[0])
-    assert recorder.calls == [(2, 2, 64), (1, 1, 64)]
+    assert recorder.calls == [(2, 2, 64), (1, 1, 0)]
     assert np.allclose(batch[0], one, atol=1e-5)  # the thread count never changes a vector
+
+
+def test_one_text_embeds_as_encode_does_without_its_batch_bookkeeping() -> None:
+    embedder = SentenceTransformerEmbedder(device="cpu")
+    embedder.load()
+    model = embedder._model
+    long_text = "word " * 600  # beyond the model's 256 tokens: truncated the same way
+    for text in ("Caroline: I went to a support group yesterday.", long_text, "ünïcödé ✓", ""):
+        expected = model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+        got = embedder.embed_query(text)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        assert np.allclose(got, expected, atol=1e-5), text[:20]
 
 
 def test_thread_and_device_settings_come_from_keywords_and_the_environment() -> None:
