@@ -59,9 +59,14 @@ class Conversations:
         """What a model must see beside the summary, oldest first: the window, preceded by the
         messages that left it but are not folded into the summary yet (so no message is ever in
         neither; they leave as soon as the worker folds them)."""
-        limit = (self.settings.window_messages or TOKEN_WINDOW_SCAN) + UNFOLDED_SCAN
-        tail = self.store.session_tail(user, session, limit)
+        scan = self.settings.window_messages or TOKEN_WINDOW_SCAN
+        tail = self.store.session_tail(user, session, scan + 1)  # the window and the message before it
         start = self._window_start(tail)
+        if len(tail) > scan and (start == 0 or not tail[start - 1].summarized):
+            # messages wait to be folded (a bulk import): read those before the window too. Usually
+            # the message before the window is folded and the window alone is read (not 200 more)
+            tail = self.store.session_tail(user, session, scan + UNFOLDED_SCAN)
+            start = self._window_start(tail)
         while start > 0 and not tail[start - 1].summarized:
             start -= 1
         return tail[start:]
