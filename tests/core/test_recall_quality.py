@@ -79,6 +79,17 @@ def test_time_expressions_prefer_records_from_that_time() -> None:
         assert top[0].record.id == june.id and top[0].explain["time"] == 2.0
 
 
+def test_the_past_weekend_includes_the_day_of_the_newest_message() -> None:
+    with _core() as memory:
+        memory.add_message("s1", "user", "I serviced the brakes of my mountain bike.", timestamp=_epoch(2023, 3, 1, 9))
+        road = memory.add_message("s2", "user", "My road bike got its maintenance check at the bike shop.",
+                                  timestamp=_epoch(2023, 3, 19, 7, 8))
+        memory.add_message("s3", "user", "Now planning a long ride.", timestamp=_epoch(2023, 3, 19, 22, 23))
+        memory.flush()
+        top = memory.search("Which bike did I service or get a maintenance check the past weekend?", k=1)
+        assert top[0].record.id == road.id and top[0].explain["time"] == 2.0
+
+
 def test_time_expressions_can_be_switched_off() -> None:
     with _core(time_boost=0.0) as memory:
         memory.add_message("s1", "user", "We went hiking in the hills.", timestamp=_epoch(2023, 5, 20))
@@ -100,6 +111,9 @@ def test_find_time_reads_dates_months_years_and_relative_words() -> None:
     assert find_time("in 2022", None).contains(_epoch(2022, 7, 1))  # type: ignore[union-attr]
     week = find_time("what did I say last week?", reference)
     assert week is not None and week.contains(_epoch(2023, 6, 2)) and not week.contains(_epoch(2023, 4, 1))
+    weekend = find_time("Which bike did I service the past weekend?", _epoch(2023, 3, 19, 22, 23))
+    assert weekend is not None and weekend.contains(_epoch(2023, 3, 19, 7, 8))  # the newest day is in the past
+    assert weekend.contains(_epoch(2023, 3, 12)) and not weekend.contains(_epoch(2023, 3, 10))
     ago = find_time("the trip three weeks ago", lambda: reference)
     assert ago is not None and ago.contains(_epoch(2023, 5, 19)) and not ago.contains(_epoch(2023, 6, 8))
     assert find_time("yesterday", None) is None  # relative words need a reference
