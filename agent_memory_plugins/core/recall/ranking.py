@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from ...settings import Settings
 from ..longterm.salience import is_filler
 from .query_analysis import TimeSpan
-from .rank_fusion import blend_ranks
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,6 @@ class Weights:
     time: float = Settings.time_boost
     question: float = Settings.question_weight
     filler: float = Settings.filler_weight
-    rank: float = Settings.rank_fusion_weight
-    dense_spread: bool = Settings.dense_spread
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Weights:
@@ -35,7 +32,6 @@ class Weights:
             dense=settings.dense_weight, keyword=settings.keyword_weight, recency=settings.recency_weight,
             recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
             time=settings.time_boost, question=settings.question_weight, filler=settings.filler_weight,
-            rank=settings.rank_fusion_weight, dense_spread=settings.dense_spread,
         )
 
 
@@ -85,10 +81,6 @@ def fuse(
             continue
         clipped = [raw if raw > 0.0 else 0.0 for _, raw in ranking]
         best = max(clipped)
-        if name == "dense" and weights.dense_spread and len(clipped) > 1:
-            low = min(clipped)
-            clipped = [value - low for value in clipped]
-            best -= low
         scale = weight / total / best if best > 0 and total > 0 else 0.0
         if name == "dense" and not dense_complete:
             dense_floor = min(clipped) * scale
@@ -104,7 +96,6 @@ def fuse(
             shares[record_id] = shares.get(record_id, 0.0) + positive * scale
     for record_id, entry in parts.items():
         entry["fusion"] = shares[record_id] + (dense_floor if "dense_rank" not in entry else 0.0)
-    blend_ranks(parts, weights.dense, weights.keyword, weights.rank, None if dense_complete else len(dense) + 1)
     return parts
 
 
