@@ -85,11 +85,6 @@ class Settings:
     """Weight of the dense (embedding) score in the fusion (each score is divided by the best one)."""
     keyword_weight: float = 0.4
     """Weight of the keyword (FTS5 BM25) score in the fusion (each score is divided by the best one)."""
-    rank_fusion_weight: float = 0.0
-    """Share of the fused score taken from the ranks (reciprocal rank fusion, k = 60, with the
-    same dense and keyword weights) rather than the scores; 0: scores alone."""
-    dense_spread: bool = False
-    """Dense scores are stretched between the lowest and best candidate before fusion."""
     context_weight: float = 0.5
     """BM25 weight of a message's neighbours (``context_turns`` messages before and after it in its
     session) in keyword recall, against 1.0 for its own words; 0 searches own words only."""
@@ -124,9 +119,6 @@ class Settings:
     """How much a session whose turns match the query together lifts each of them: among the 30
     best candidates, a turn's score is multiplied by ``1 + session_weight * s``, ``s`` its
     session's summed score over the best session's (0 turns it off)."""
-    same_session_weight: float = 1.0
-    """Score factor of a hit for each better hit from its own session (among the best candidates),
-    so that the best hits cover more sessions; 1.0 turns it off."""
     rerank_candidates: int = 20
     """How many of the best fused candidates a reranker (``MemoryCore(reranker=...)``) scores again."""
     question_weight: float = 0.85
@@ -243,7 +235,7 @@ class Settings:
         if not isinstance(self.consolidate, bool):
             raise ConfigurationError(f"consolidate must be true or false, got {self.consolidate!r}")
         for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight",
-                     "filler_weight", "rank_fusion_weight", "same_session_weight"):
+                     "filler_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigurationError(f"{name} must be a number in [0, 1], got {value!r}")

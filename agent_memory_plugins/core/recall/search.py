@@ -40,7 +40,7 @@ from .ranking import (
     with_rescored,
 )
 from .rerank import Reranker, rerank
-from .sessions import repeat_factors, session_factors
+from .sessions import session_factors
 
 SUPERSESSION_MARGIN = 10
 """Candidates read beyond ``k`` so that a superseded record moving below its successor is refilled."""
@@ -159,12 +159,6 @@ class Recall:
         for record_id, factor in lend.items():  # a session matching as a whole lends weight to its turns
             explain = explains[record_id]
             explain["session"], explain["score"] = factor, explain["score"] * factor
-        order = sorted(rows, key=lambda record_id: explains[record_id]["score"], reverse=True)
-        repeats = repeat_factors(order, {i: row.record.session_id for i, row in rows.items()},
-                                 self.settings.same_session_weight)
-        for record_id, factor in repeats.items():  # ten hits cover more than one session
-            explain = explains[record_id]
-            explain["same_session"], explain["score"] = factor, explain["score"] * factor
         best.sort(key=lambda record_id: explains[record_id]["score"], reverse=True)
         if self.reranker is not None:  # the plugged-in model orders the best candidates
             texts = {record_id: row.record.text for record_id, row in rows.items()}

@@ -12,9 +12,9 @@ A pure function over plain data, tested without any store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-__all__ = ["repeat_factors", "session_factors"]
+__all__ = ["session_factors"]
 
 
 def session_factors(
@@ -33,24 +33,3 @@ def session_factors(
         return {}
     return {record_id: 1.0 + weight * support[session] / best
             for record_id in scores if (session := sessions.get(record_id)) is not None}
-
-
-def repeat_factors(
-    order: Sequence[str], sessions: Mapping[str, str | None], weight: float
-) -> dict[str, float]:
-    """Per record id of ``order`` (best first) with a session: ``weight ** n``, ``n`` the number of
-    better records from its session, so that the best hits cover more than one moment (a question
-    whose evidence lies in several sessions); ``weight`` 1.0: no factors."""
-    if weight >= 1.0:
-        return {}
-    seen: dict[str, int] = {}
-    factors: dict[str, float] = {}
-    for record_id in order:
-        session = sessions.get(record_id)
-        if session is None:
-            continue
-        before = seen.get(session, 0)
-        if before:
-            factors[record_id] = weight ** before
-        seen[session] = before + 1
-    return factors
