@@ -134,6 +134,10 @@ class Settings:
     time_boost: float = 1.0
     """How much a query's time expression ("in May 2023", "last week") lifts records from that
     time: their score is multiplied by ``1 + time_boost`` (0 turns it off)."""
+    relative_time_boost: float = 1.0
+    """The same for a relative expression ("yesterday", "last week", "this weekend", "3 days ago"),
+    which is read from the newest record's day: a guess at the moment the question means
+    (``time_boost`` 0 turns both off)."""
     recency_weight: float = 0.05
     """How much a recent record is preferred (0 turns recency off)."""
     recency_half_life_days: float = 30.0
@@ -221,7 +225,7 @@ class Settings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(f"{name} must be an integer >= 0 (0: off), got {value!r}")
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
-                     "time_boost", "context_vector_weight", "claim_lease_seconds", "session_weight"):
+                     "time_boost", "relative_time_boost", "context_vector_weight", "claim_lease_seconds", "session_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")

@@ -62,6 +62,8 @@ class TimeSpan:
     start: float | None = None
     end: float | None = None
     month: int | None = None
+    relative: bool = False
+    """Read from a reference moment ("last week"), not named outright ("in May 2023")."""
 
     def contains(self, epoch: float) -> bool:
         """Whether a moment falls inside the span."""
@@ -114,7 +116,7 @@ def _relative(match: re.Match[str], reference: float) -> TimeSpan:
     else:
         span = {"week": 7, "weekend": 4, "month": 31, "year": 366}[which.split()[-1]]
         start, end = today - timedelta(days=span if which.startswith("this") else 2 * span), today + timedelta(days=1)
-    return TimeSpan(match.group(0), start.timestamp(), end.timestamp())
+    return TimeSpan(match.group(0), start.timestamp(), end.timestamp(), relative=True)
 
 
 def find_time(query: str, reference: float | Callable[[], float | None] | None) -> TimeSpan | None:
