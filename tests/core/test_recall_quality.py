@@ -90,6 +90,22 @@ def test_the_past_weekend_includes_the_day_of_the_newest_message() -> None:
         assert top[0].record.id == road.id and top[0].explain["time"] == 2.0
 
 
+def test_a_relative_time_word_lifts_by_relative_time_boost_and_a_named_date_by_time_boost() -> None:
+    for relative, lifted in ((0.0, False), (1.0, True)):
+        with _core(relative_time_boost=relative) as memory:
+            guitar = memory.add_message("s1", "user", "Any tips on a new guitar from the music shop?",
+                                        timestamp=_epoch(2023, 5, 2))
+            jeans = memory.add_message("s2", "user", "Any tips for the new jeans I got at the store?",
+                                       timestamp=_epoch(2023, 5, 30, 18))
+            memory.flush()
+            top = memory.search("I visit the music store this weekend: tips on a new guitar?", k=2)
+            assert top[0].record.id == (jeans.id if lifted else guitar.id)
+            assert ("time" in top[0].explain) is lifted
+            named = memory.search("tips on the new jeans from the store on 30 May 2023", k=1)[0]
+            assert named.record.id == jeans.id and named.explain["time"] == 2.0  # a named date: time_boost
+            memory.forget(user_id="default")
+
+
 def test_time_expressions_can_be_switched_off() -> None:
     with _core(time_boost=0.0) as memory:
         memory.add_message("s1", "user", "We went hiking in the hills.", timestamp=_epoch(2023, 5, 20))
@@ -97,6 +113,8 @@ def test_time_expressions_can_be_switched_off() -> None:
         assert "time" not in memory.search("hiking in May 2023", k=1)[0].explain
     with pytest.raises(ConfigurationError, match="context_weight"):
         MemoryCore(context_weight=-1)
+    with pytest.raises(ConfigurationError, match="relative_time_boost"):
+        MemoryCore(relative_time_boost=-0.5)
 
 
 def test_find_time_reads_dates_months_years_and_relative_words() -> None:
