@@ -68,7 +68,7 @@ def test_context_follows_later_turns_and_is_purged_on_forget() -> None:
 
 
 def test_time_expressions_prefer_records_from_that_time() -> None:
-    with _core() as memory:
+    with _core(relative_time_boost=1.0) as memory:  # relative words count too (off by default)
         may = memory.add_message("s1", "user", "We went hiking in the hills.", timestamp=_epoch(2023, 5, 20))
         june = memory.add_message("s2", "user", "We went hiking by the lake.", timestamp=_epoch(2023, 6, 25))
         memory.add_message("s3", "user", "Nothing much happened today.", timestamp=_epoch(2023, 7, 1))
@@ -80,7 +80,7 @@ def test_time_expressions_prefer_records_from_that_time() -> None:
 
 
 def test_the_past_weekend_includes_the_day_of_the_newest_message() -> None:
-    with _core() as memory:
+    with _core(relative_time_boost=1.0) as memory:
         memory.add_message("s1", "user", "I serviced the brakes of my mountain bike.", timestamp=_epoch(2023, 3, 1, 9))
         road = memory.add_message("s2", "user", "My road bike got its maintenance check at the bike shop.",
                                   timestamp=_epoch(2023, 3, 19, 7, 8))
@@ -91,8 +91,8 @@ def test_the_past_weekend_includes_the_day_of_the_newest_message() -> None:
 
 
 def test_a_relative_time_word_lifts_by_relative_time_boost_and_a_named_date_by_time_boost() -> None:
-    for relative, lifted in ((0.0, False), (1.0, True)):
-        with _core(relative_time_boost=relative) as memory:
+    for settings, lifted in (({}, False), ({"relative_time_boost": 1.0}, True)):  # off by default
+        with _core(**settings) as memory:
             guitar = memory.add_message("s1", "user", "Any tips on a new guitar from the music shop?",
                                         timestamp=_epoch(2023, 5, 2))
             jeans = memory.add_message("s2", "user", "Any tips for the new jeans I got at the store?",
