@@ -231,7 +231,8 @@ class Settings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(f"{name} must be an integer >= 0 (0: off), got {value!r}")
         for name in ("dense_weight", "keyword_weight", "recency_weight", "importance_weight", "context_weight",
-                     "time_boost", "relative_time_boost", "context_vector_weight", "claim_lease_seconds", "session_weight"):
+                     "time_boost", "relative_time_boost", "context_vector_weight", "claim_lease_seconds",
+                     "session_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")

@@ -32,7 +32,8 @@ class Weights:
         return cls(
             dense=settings.dense_weight, keyword=settings.keyword_weight, recency=settings.recency_weight,
             recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
-            time=settings.time_boost, relative_time=settings.relative_time_boost, question=settings.question_weight, filler=settings.filler_weight,
+            time=settings.time_boost, relative_time=settings.relative_time_boost,
+            question=settings.question_weight, filler=settings.filler_weight,
         )
 
 
