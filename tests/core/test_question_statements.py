@@ -25,3 +25,20 @@ def test_a_long_question_keeps_its_full_score_and_a_bare_one_does_not() -> None:
             assert ("question" in hits[ASKS].explain) is penalised
             assert "question" in hits["What is the name of your cat?"].explain
             memory.forget(user_id="default")  # a PostgreSQL store outlives the core: start the next one empty
+
+
+WORKSHOP = ("I went to a two-day photography workshop downtown last month and paid $200 for it, which felt "
+            "steep, but the teacher was great and I learned a lot about light and framing. "
+            "Do you know any good books on portrait lighting?")
+
+
+def test_by_default_a_message_that_tells_something_before_it_asks_ranks_as_a_statement() -> None:
+    said = [WORKSHOP, "The photography workshop list for spring is on the community centre website."]
+    for settings, first in (({}, WORKSHOP), ({"question_statement_words": 0}, said[1])):
+        with MemoryCore(dense_weight=0.0, **settings) as memory:  # type: ignore[arg-type]
+            memory.add_messages("s", [{"role": "user", "content": text} for text in said])
+            memory.flush()
+            hits = memory.search("How much did I pay for the photography workshop?", k=2, kinds=["message"])
+            assert hits[0].record.text == first
+            assert ("question" in hits[[h.record.text for h in hits].index(WORKSHOP)].explain) is bool(settings)
+            memory.forget(user_id="default")  # a PostgreSQL store outlives the core: start the next one empty

@@ -68,7 +68,7 @@ def test_context_follows_later_turns_and_is_purged_on_forget() -> None:
 
 
 def test_time_expressions_prefer_records_from_that_time() -> None:
-    with _core() as memory:
+    with _core(relative_time_boost=1.0) as memory:  # relative words count too (off by default)
         may = memory.add_message("s1", "user", "We went hiking in the hills.", timestamp=_epoch(2023, 5, 20))
         june = memory.add_message("s2", "user", "We went hiking by the lake.", timestamp=_epoch(2023, 6, 25))
         memory.add_message("s3", "user", "Nothing much happened today.", timestamp=_epoch(2023, 7, 1))
@@ -79,6 +79,33 @@ def test_time_expressions_prefer_records_from_that_time() -> None:
         assert top[0].record.id == june.id and top[0].explain["time"] == 2.0
 
 
+def test_the_past_weekend_includes_the_day_of_the_newest_message() -> None:
+    with _core(relative_time_boost=1.0) as memory:
+        memory.add_message("s1", "user", "I serviced the brakes of my mountain bike.", timestamp=_epoch(2023, 3, 1, 9))
+        road = memory.add_message("s2", "user", "My road bike got its maintenance check at the bike shop.",
+                                  timestamp=_epoch(2023, 3, 19, 7, 8))
+        memory.add_message("s3", "user", "Now planning a long ride.", timestamp=_epoch(2023, 3, 19, 22, 23))
+        memory.flush()
+        top = memory.search("Which bike did I service or get a maintenance check the past weekend?", k=1)
+        assert top[0].record.id == road.id and top[0].explain["time"] == 2.0
+
+
+def test_a_relative_time_word_lifts_by_relative_time_boost_and_a_named_date_by_time_boost() -> None:
+    for settings, lifted in (({}, False), ({"relative_time_boost": 1.0}, True)):  # off by default
+        with _core(**settings) as memory:
+            guitar = memory.add_message("s1", "user", "Any tips on a new guitar from the music shop?",
+                                        timestamp=_epoch(2023, 5, 2))
+            jeans = memory.add_message("s2", "user", "Any tips for the new jeans I got at the store?",
+                                       timestamp=_epoch(2023, 5, 30, 18))
+            memory.flush()
+            top = memory.search("I visit the music store this weekend: tips on a new guitar?", k=2)
+            assert top[0].record.id == (jeans.id if lifted else guitar.id)
+            assert ("time" in top[0].explain) is lifted
+            named = memory.search("tips on the new jeans from the store on 30 May 2023", k=1)[0]
+            assert named.record.id == jeans.id and named.explain["time"] == 2.0  # a named date: time_boost
+            memory.forget(user_id="default")
+
+
 def test_time_expressions_can_be_switched_off() -> None:
     with _core(time_boost=0.0) as memory:
         memory.add_message("s1", "user", "We went hiking in the hills.", timestamp=_epoch(2023, 5, 20))
@@ -86,6 +113,8 @@ def test_time_expressions_can_be_switched_off() -> None:
         assert "time" not in memory.search("hiking in May 2023", k=1)[0].explain
     with pytest.raises(ConfigurationError, match="context_weight"):
         MemoryCore(context_weight=-1)
+    with pytest.raises(ConfigurationError, match="relative_time_boost"):
+        MemoryCore(relative_time_boost=-0.5)
 
 
 def test_find_time_reads_dates_months_years_and_relative_words() -> None:
@@ -100,6 +129,9 @@ def test_find_time_reads_dates_months_years_and_relative_words() -> None:
     assert find_time("in 2022", None).contains(_epoch(2022, 7, 1))  # type: ignore[union-attr]
     week = find_time("what did I say last week?", reference)
     assert week is not None and week.contains(_epoch(2023, 6, 2)) and not week.contains(_epoch(2023, 4, 1))
+    weekend = find_time("Which bike did I service the past weekend?", _epoch(2023, 3, 19, 22, 23))
+    assert weekend is not None and weekend.contains(_epoch(2023, 3, 19, 7, 8))  # the newest day is in the past
+    assert weekend.contains(_epoch(2023, 3, 12)) and not weekend.contains(_epoch(2023, 3, 10))
     ago = find_time("the trip three weeks ago", lambda: reference)
     assert ago is not None and ago.contains(_epoch(2023, 5, 19)) and not ago.contains(_epoch(2023, 6, 8))
     assert find_time("yesterday", None) is None  # relative words need a reference

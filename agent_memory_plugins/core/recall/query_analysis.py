@@ -3,7 +3,10 @@
 :func:`find_time` resolves time expressions ("in May 2023", "on 8 May, 2023", "October 13, 2023",
 "in 2022", "in June", "yesterday", "last week", "3 days ago", ...) into a :class:`TimeSpan`
 against a reference moment (the newest stored record, so an imported conversation is read as of
-its own last day). A pure function over plain data, tested without any store.
+its own last day). "Last week", "the past weekend" and the like end with the reference day
+itself: a question is put on or after the day of the newest record, so what that day holds (a
+Sunday's message, asked about on the Tuesday after) is in the past the question means.
+A pure function over plain data, tested without any store.
 
 Speakers named in a query were measured too (boosting the named speaker's turns) and left out:
 on LoCoMo it lifts the questions that name the right person a little and sinks those that name the
@@ -59,6 +62,8 @@ class TimeSpan:
     start: float | None = None
     end: float | None = None
     month: int | None = None
+    relative: bool = False
+    """Read from a reference moment ("last week"), not named outright ("in May 2023")."""
 
     def contains(self, epoch: float) -> bool:
         """Whether a moment falls inside the span."""
@@ -110,11 +115,8 @@ def _relative(match: re.Match[str], reference: float) -> TimeSpan:
         start, end = centre - slack, centre + slack + timedelta(days=1)
     else:
         span = {"week": 7, "weekend": 4, "month": 31, "year": 366}[which.split()[-1]]
-        if which.startswith("this"):
-            start, end = today - timedelta(days=span), today + timedelta(days=1)
-        else:
-            start, end = today - timedelta(days=2 * span), today
-    return TimeSpan(match.group(0), start.timestamp(), end.timestamp())
+        start, end = today - timedelta(days=span if which.startswith("this") else 2 * span), today + timedelta(days=1)
+    return TimeSpan(match.group(0), start.timestamp(), end.timestamp(), relative=True)
 
 
 def find_time(query: str, reference: float | Callable[[], float | None] | None) -> TimeSpan | None:

@@ -22,6 +22,7 @@ class Weights:
     recency_half_life_days: float = Settings.recency_half_life_days
     importance: float = Settings.importance_weight
     time: float = Settings.time_boost
+    relative_time: float = Settings.relative_time_boost
     question: float = Settings.question_weight
     filler: float = Settings.filler_weight
 
@@ -31,7 +32,8 @@ class Weights:
         return cls(
             dense=settings.dense_weight, keyword=settings.keyword_weight, recency=settings.recency_weight,
             recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
-            time=settings.time_boost, question=settings.question_weight, filler=settings.filler_weight,
+            time=settings.time_boost, relative_time=settings.relative_time_boost,
+            question=settings.question_weight, filler=settings.filler_weight,
         )
 
 
@@ -141,5 +143,8 @@ def filler_factor(text: str, weights: Weights) -> float:
 
 
 def time_factor(span: TimeSpan | None, epoch: float, weights: Weights) -> float:
-    """``1 + weights.time`` for a record said within the time the query names, else 1.0."""
-    return 1.0 + weights.time if span is not None and span.contains(epoch) else 1.0
+    """``1 + weights.time`` for a record said within the time the query names (``1 +
+    weights.relative_time`` when the span was read from a reference moment), else 1.0."""
+    if span is None or not span.contains(epoch):
+        return 1.0
+    return 1.0 + (weights.relative_time if span.relative else weights.time)
