@@ -124,8 +124,8 @@ class Recall:
             best_fused = sorted(parts, key=lambda record_id: parts[record_id]["fusion"], reverse=True)[:scored]
             parts = {record_id: parts[record_id] for record_id in best_fused}
         fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
-        span = (find_time(text, lambda: self.store.newest_timestamp(filters.user_id))
-                if self.weights.time > 0 else None)
+        newest = (lambda: self.store.newest_timestamp(filters.user_id)) if self.weights.relative_time > 0 else None
+        span = find_time(text, newest) if self.weights.time > 0 or self.weights.relative_time > 0 else None
         now = time.time()
         explains: dict[str, dict[str, Any]] = {}
         for record_id, (importance, said, asks) in fields.items():
