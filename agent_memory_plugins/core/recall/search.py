@@ -125,7 +125,7 @@ class Recall:
             parts = {record_id: parts[record_id] for record_id in best_fused}
         fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
         newest = (lambda: self.store.newest_timestamp(filters.user_id)) if self.weights.relative_time > 0 else None
-        span = find_time(text, newest) if self.weights.time > 0 or self.weights.relative_time > 0 else None
+        span = find_time(text, newest) if self.weights.time > 0 else None  # time_boost 0 turns both off
         now = time.time()
         explains: dict[str, dict[str, Any]] = {}
         for record_id, (importance, said, asks) in fields.items():
