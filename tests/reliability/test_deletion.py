@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 
 from agent_memory_plugins import MemoryCore
 
-from .support import HashEmbedder, scan
+from .support import HashEmbedder, child_env, scan
 
 OPTIONS: dict[str, Any] = {"window_messages": 3, "fold_batch": 2, "embedder": HashEmbedder()}
 VICTIM = "victimUSERzq"
@@ -131,3 +133,34 @@ def test_server_mode_never_sends_user_text_to_chroma(chroma: tuple[str, Path], t
     assert scan(folder, MARKERS) == {} and scan(server_folder, MARKERS) == {}
     with MemoryCore(folder, chroma_url=url, chroma_collection="deletion", **OPTIONS) as memory:
         assert_keeper_intact(memory, 100)
+
+
+STRAY = r"""
+import gc, sys, support
+from agent_memory_plugins import MemoryCore
+with MemoryCore(sys.argv[1], embedder=support.HashEmbedder(), window_messages=3, fold_batch=2) as memory:
+    # Freed blocks full of words the store never holds, between blocks that stay: the heap's free
+    # lists now hand out memory that still holds them (one arena for every thread).
+    pairs = [("strayBYTESzq " * 14_000 + str(i), "kept" * 150 + str(i)) for i in range(400)]
+    kept = [pair[1] for pair in pairs]
+    del pairs
+    gc.collect()
+    memory.add_messages("s", [{"role": "user", "content": f"line {i}"} for i in range(150)], user_id="u")
+    memory.flush()
+"""
+
+
+@pytest.mark.parametrize("scrub", ["1", "0"])
+def test_index_files_never_carry_stale_process_memory(scrub: str, tmp_path: Path) -> None:
+    """Chroma writes its HNSW files from blocks whose unused tail was never initialised; what the
+    process had freed there (texts it read, other users' words) must not reach the disk. The
+    control (``AGENT_MEMORY_SCRUB_HEAP=0``) shows that the scan sees it when it does."""
+    env = {**child_env(), "MALLOC_ARENA_MAX": "1", "AGENT_MEMORY_SCRUB_HEAP": scrub}
+    done = subprocess.run([sys.executable, "-c", STRAY, str(tmp_path / "store")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = scan(tmp_path / "store", ["strayBYTESzq"])
+    if scrub == "1":
+        assert found == {}
+    else:
+        assert any(path.endswith(".bin") for path in found.get("strayBYTESzq", [])), found

@@ -4,6 +4,7 @@ each other's vectors: each store's collection is named from its identity and che
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -207,3 +208,31 @@ def test_store_from_before_issue_18_moves_its_vectors_into_one_collection_per_us
         assert memory.index.collection.count() == 0 and memory.stats()["pending_index"] == 0
         assert memory.search("old maps of harbours", user_id="v", k=1)[0].explain["dense_rank"] == 1
         assert all(hit.record.user_id == "u" for hit in memory.search("old maps of harbours", user_id="u", k=10))
+
+
+@pytest.mark.server
+def test_a_user_collection_dropped_by_another_process_meanwhile_is_not_an_error(
+    chroma: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Another process that forgets a user drops the user's collection; this process may hold a
+    handle to it at that moment. A server answers such a handle with ``NotFoundError`` once the
+    drop is done, and with "Missing metadata segment" while it is still under way: deleting the
+    user's vectors or searching them must take both as "nothing left", never raise."""
+    url = chroma[0]
+    other = http_client(url)
+    with MemoryCore(tmp_path / "store", chroma_url=url, chroma_collection="racing", **OPTIONS) as memory:
+        for round_ in range(25):
+            user = f"gone{round_}"
+            ids = [memory.add_message("s", "user", f"line {i} word{round_}", user_id=user).id for i in range(3)]
+            memory.flush()
+            name = memory.index._user(memory.index.scope(user), create=False).name  # the handle is cached
+            dropper = threading.Thread(target=other.delete_collection, args=(name,))
+            dropper.start()
+            for record_id in ids:
+                memory.index.delete([record_id], user)
+            dropper.join()
+            hits = memory.search(f"line 1 word{round_}", user_id=user, k=3)
+            assert "dense_rank" not in hits[0].explain  # its vectors are gone, its records are not
+        memory.add_message("s", "user", "still writable afterwards", user_id="gone0")
+        memory.flush()
+        assert memory.search("still writable afterwards", user_id="gone0", k=1)[0].explain["dense_rank"] == 1

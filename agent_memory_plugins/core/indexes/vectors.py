@@ -10,7 +10,8 @@ collection of their own (see :mod:`.collections`), so a search reads that user's
 Texts and user metadata stay in the record store, where ``forget`` can erase them; ``where``
 filters are resolved there (see ``MemoryCore``).
 Chroma keeps its own write log and deleted HNSW entries, so a forgotten record's *vector* may stay
-in Chroma's files until Chroma compacts them; its words never do.
+in Chroma's files until Chroma compacts them; its words never do (nor stale process memory in the
+unused tail of Chroma's index files: see :mod:`.heap`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .collections import (
     user_collections,
 )
 from .embeddings import cosine
+from .heap import scrub_heap
 
 if TYPE_CHECKING:
     from ..storage.interface import Filters
@@ -110,6 +112,8 @@ class ChromaIndex:
         if client is not None:
             self.client = client
             self.mode = "client"
+            if _writes_files_here(client):
+                scrub_heap()
         elif url is not None:
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -122,6 +126,7 @@ class ChromaIndex:
             self.mode = "server"
         elif path is not None:
             self._lock_handle = _lock_folder(path)
+            scrub_heap()  # before Chroma allocates the blocks its index files are written from
             self.client = chromadb.PersistentClient(path=os.path.join(path, "chroma"), settings=settings)
             self.mode = "embedded"
             self._legacy = "own"
@@ -202,12 +207,16 @@ class ChromaIndex:
             return result
 
     def _attempt(self, action: Callable[[], T]) -> T:
+        """Run ``action()``, once more on fresh handles when a collection it used was dropped
+        meanwhile (another process forgot a user or reset the store): a server answers a handle
+        whose collection is gone with ``NotFoundError``, and one whose deletion is still under way
+        with another ``ChromaError`` ("Missing metadata segment"). A second failure is raised."""
         if self.collection is None:
             self.collection = self._open()
         try:
             return action()
-        except _chromadb().errors.NotFoundError:
-            self.collection = self._open()
+        except _chromadb().errors.ChromaError:
+            self.collection = self._open()  # drops the cached user handles too
             return action()
 
     def _user(self, user_scope: str, create: bool) -> Any:
@@ -457,6 +466,14 @@ class ChromaIndex:
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
+
+
+def _writes_files_here(client: Any) -> bool:
+    """Whether ``client`` is a Chroma that runs in this process and keeps files (not a server's
+    ``HttpClient``, not an in-memory one)."""
+    settings = getattr(client, "get_settings", lambda: None)()
+    impl = str(getattr(settings, "chroma_api_impl", ""))
+    return bool(getattr(settings, "is_persistent", False)) and "fastapi" not in impl.lower()
 
 
 def _lock_folder(path: str) -> Any:
