@@ -24,6 +24,7 @@ import hmac
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -56,6 +57,8 @@ log = logging.getLogger("agent_memory_plugins")
 LOCK_FILE = "chroma.lock"
 HANDLES = 4096
 """Users whose collection handles an index keeps (the most recent ones)."""
+RETRY_PAUSES = (0.0, 0.1, 0.5)
+"""Seconds before each new try of a Chroma call that failed on a collection dropped meanwhile."""
 PARENT, PASSAGE = "parent", "passage"
 """Metadata of a passage vector: the id of its message, and a marker (see :mod:`.passages`)."""
 SCHEME = "2"
@@ -207,17 +210,25 @@ class ChromaIndex:
             return result
 
     def _attempt(self, action: Callable[[], T]) -> T:
-        """Run ``action()``, once more on fresh handles when a collection it used was dropped
-        meanwhile (another process forgot a user or reset the store): a server answers a handle
-        whose collection is gone with ``NotFoundError``, and one whose deletion is still under way
-        with another ``ChromaError`` ("Missing metadata segment"). A second failure is raised."""
+        """Run ``action()``, again on fresh handles when a collection it used was dropped meanwhile
+        (another process forgot a user or reset the store): a server answers a handle whose
+        collection is gone with ``NotFoundError``, and one whose deletion is still under way with
+        another ``ChromaError`` ("Missing metadata segment"), so the tries are spaced by
+        :data:`RETRY_PAUSES` to let the drop finish. The last failure is raised."""
         if self.collection is None:
             self.collection = self._open()
-        try:
-            return action()
-        except _chromadb().errors.ChromaError:
-            self.collection = self._open()  # drops the cached user handles too
-            return action()
+        errors = _chromadb().errors
+        for pause in RETRY_PAUSES:
+            try:
+                return action()
+            except errors.ChromaError as error:
+                if not isinstance(error, errors.NotFoundError) and type(error) not in (
+                    errors.ChromaError, errors.InternalError
+                ):  # a bad argument, a wrong dimension...: trying again changes nothing
+                    raise
+                time.sleep(pause)
+                self.collection = self._open()  # drops the cached user handles too
+        return action()
 
     def _user(self, user_scope: str, create: bool) -> Any:
         """The collection of the user whose digest is ``user_scope`` (``None`` when it does not
