@@ -49,3 +49,24 @@ def test_a_store_with_the_old_keyword_index_is_upgraded_on_open(store_path: Path
         assert keyword_ids(memory, "sister porto", "maya") == [kept.id]
         assert memory.forget(user_id="omar") == 1
         assert keyword_ids(memory, "porto", "omar") == []
+
+
+@pytest.mark.sqlite_only  # reads SQLite's own tables or files
+def test_a_keyword_index_built_with_other_terms_is_rebuilt_on_open(store_path: Path) -> None:
+    with MemoryCore(store_path, embedder=bag_of_letters) as memory:
+        kept = memory.add_message("s", "user", "My sister lives in Porto", user_id="maya")
+        gone = memory.add_message("s", "user", "My brother lives in Porto", user_id="maya")
+        memory.flush()
+    db = sqlite3.connect(store_path / "memory.db")  # as if another stemmer had written the index
+    with db:
+        db.execute("INSERT INTO records_fts (records_fts) VALUES ('delete-all')")
+        db.execute("INSERT INTO records_fts (rowid, text) SELECT seq, 'stale' FROM records")
+        db.execute("UPDATE meta SET value = 'porter-0.0:unicode-1.0' WHERE key = 'keyword_terms'")
+    db.close()
+    with MemoryCore(store_path, embedder=bag_of_letters, dense_weight=0.0) as memory:
+        assert sorted(keyword_ids(memory, "porto", "maya")) == sorted([kept.id, gone.id])
+        assert memory.forget(memory_id=gone.id, user_id="maya") == 1  # its terms are the ones indexed
+        assert keyword_ids(memory, "sister brother porto", "maya") == [kept.id]
+    with sqlite3.connect(store_path / "memory.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM records_fts WHERE records_fts MATCH 'stale'").fetchone()[0] == 0
+    db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 import numpy as np
@@ -15,7 +16,8 @@ from agent_memory_plugins.core.indexes.context_vectors import context_vector
 from agent_memory_plugins.core.longterm.salience import estimate_importance
 from agent_memory_plugins.core.recall.keywords import query_terms
 from agent_memory_plugins.core.recall.ranking import Weights, final_score, fuse, question_factor, recency, with_rescored
-from agent_memory_plugins.core.storage.sqlite.rows import match_expression, where_sql
+from agent_memory_plugins.core.storage.sqlite.rows import where_sql
+from agent_memory_plugins.core.storage.sqlite.schema import USER_TERMS_INDEX, scope_token, user_match, user_terms
 from agent_memory_plugins.errors import InvalidFilterError
 from agent_memory_plugins.records import MemoryRecord
 
@@ -182,12 +184,20 @@ def test_extractive_summary_is_running() -> None:
     assert "Ana" in second and "bike" in second
 
 
-def test_match_expression_quotes_everything() -> None:
-    assert match_expression(query_terms('NEAR(a b) OR "x" * col:val'))
-    assert match_expression(query_terms("what?!")) == '"what"'
-    assert query_terms("!!!") == []
-    expression = match_expression(query_terms("Where does Alice live"))
-    assert expression == '"alice" OR "live"'
+def test_keyword_queries_are_the_users_plain_terms() -> None:
+    user = scope_token("alice")
+    assert user_match(query_terms("Where does Alice live"), "alice") == f"{user}alic OR {user}live"
+    assert user_match(query_terms("what?!"), "alice") == f"{user}what"
+    assert query_terms("!!!") == [] and user_match(query_terms("!!!"), "alice") == ""
+    db = sqlite3.connect(":memory:")
+    db.execute(USER_TERMS_INDEX)
+    for rowid, owner in ((1, "alice"), (2, "bob")):
+        db.execute("INSERT INTO records_fts (rowid, text) VALUES (?, ?)",
+                   (rowid, user_terms("near or and not col val x", owner)))
+    for query in ('NEAR(a b) OR "x" * col:val', "AND", "NOT or", '"x', "col:val*"):  # operators are words
+        found = db.execute("SELECT rowid FROM records_fts WHERE records_fts MATCH ?",
+                           (user_match(query_terms(query), "alice"),)).fetchall()
+        assert found == [(1,)], query
 
 
 def test_where_filter_translation() -> None:

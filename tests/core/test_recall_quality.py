@@ -10,6 +10,7 @@ import pytest
 
 from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.core.recall.query_analysis import find_time
+from agent_memory_plugins.core.storage.sqlite.schema import user_match
 from agent_memory_plugins.errors import ConfigurationError
 
 
@@ -60,11 +61,12 @@ def test_context_follows_later_turns_and_is_purged_on_forget() -> None:
                            timestamp=_epoch(2023, 5, 8, 12, 9))
         memory.flush()  # the last turn now has a next neighbour: it is found by its words
         assert ids[3] in [hit.record.id for hit in memory.search("xylophone", k=5)]
+        in_context = "SELECT COUNT(*) FROM context_fts WHERE context_fts MATCH ?"
+        assert memory.store._read(in_context, (user_match(["xylophone"], "default"),))[0][0] > 0
         memory.forget(memory_id=memory.search("xylophone", k=5)[0].record.id)
         memory.flush()
         assert memory.search("xylophone", k=5) == []  # nothing of it is left in any neighbour
-        rows = memory.store._read("SELECT COUNT(*) FROM context_fts WHERE context_fts MATCH 'xylophone'")
-        assert rows[0][0] == 0
+        assert memory.store._read(in_context, (user_match(["xylophone"], "default"),))[0][0] == 0
 
 
 def test_time_expressions_prefer_records_from_that_time() -> None:

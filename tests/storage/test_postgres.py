@@ -11,12 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from agent_memory_plugins.core.storage import Filters, SQLiteRecordStore
 from agent_memory_plugins.core.storage.postgres import PostgresRecordStore
 from agent_memory_plugins.core.storage.postgres.schema import SCHEMA_VERSION
 from agent_memory_plugins.errors import StoreUnavailableError, StoreVersionError
 from postgres_cluster import PASSWORD, Unavailable, cluster, database_url
 
-from .engines import LAYOUT, TURNS, add, chat, fact
+from .engines import LAYOUT, TURNS, add, chat, drain_context, drain_outbox, fact
 
 pytestmark = pytest.mark.sqlite_only  # engine tests of their own: not run again by engine_matrix
 
@@ -27,6 +28,34 @@ def url() -> str:
         return database_url()
     except Unavailable as error:
         pytest.skip(str(error))
+
+
+def test_both_engines_give_the_same_keyword_scores(url: str) -> None:
+    conversation = [
+        "I adopted a grey cat called Pixel last spring", "Cats are great, mine sleeps all day",
+        "We hiked the Alps in June, the cat stayed with my sister", "Café crème in Genève, naïvely cheap!",
+        "My sister's dogs chase every cat they see", "Running shoes again: the running club meets at six",
+    ]
+    stores = [SQLiteRecordStore(None), PostgresRecordStore(url)]
+    try:
+        for store in stores:
+            store.open_context_index(TURNS, LAYOUT)
+            chat(store, "s1", conversation)
+            chat(store, "b1", conversation[::-1] + ["cats cats cats"], user="bob")
+            add(store, fact("f1", "The user's sister lives in Geneve and owns two dogs"))
+            drain_outbox(store)
+            drain_context(store)
+        for words in (["cat"], ["sister", "dogs"], ["geneve", "cafe"], ["running", "cats", "june"]):
+            for weight in (0.0, 0.5):
+                sqlite, postgres = (dict(store.keyword_candidates(words, Filters("alice"), 20, weight))
+                                    for store in stores)
+                assert sqlite, words
+                assert postgres.keys() == sqlite.keys(), words
+                for record_id, score in sqlite.items():
+                    assert postgres[record_id] == pytest.approx(score, rel=1e-6), (words, weight, record_id)
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_a_claim_keeps_other_instances_off_its_items_until_its_lease_runs_out(url: str) -> None:

@@ -115,6 +115,22 @@ def test_added_records_are_keyword_findable_at_once(store: RecordStore, weight: 
     assert store.keyword_candidates(["unicorn"], Filters("alice"), 10, weight) == []
 
 
+@pytest.mark.parametrize("weight", [0.0, 0.5])
+def test_other_users_words_do_not_reorder_a_users_keyword_hits(store: RecordStore, weight: float) -> None:
+    # among alice's records "giraffe" is the rare word, so the record holding it ranks first; bob
+    # saying "giraffe" forty times must not make it common for her (nor tell her so by her ranking)
+    add(store, *[record(f"z{n}", f"zebra {word}", session=f"s{n}") for n, word in enumerate(["one", "two", "six"])],
+        record("g", "giraffe four", session="s9"))
+    drain_outbox(store)
+    drain_context(store)
+    assert keyword_ids(store, ["zebra", "giraffe"], weight=weight)[0] == "g"
+    add(store, *[record(f"b{n}", "giraffe here", user="bob", session=f"b{n}") for n in range(40)])
+    drain_outbox(store)
+    drain_context(store)
+    assert keyword_ids(store, ["zebra", "giraffe"], weight=weight)[0] == "g"
+    assert len(keyword_ids(store, ["giraffe"], user="bob", weight=weight)) == 40
+
+
 def test_each_added_record_queues_one_upsert_in_write_order(store: RecordStore) -> None:
     add(store, record("b", at=2), record("a", at=1))
     add(store, fact("f"))

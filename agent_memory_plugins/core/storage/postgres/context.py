@@ -2,7 +2,7 @@
 the words around it (the same index as the SQLite engine's :mod:`..sqlite.context`, in tables).
 
 - ``context_rows(seq, user_id, length)``: a row per processed record (``length``: its terms, its
-  neighbours' terms and the scope token, as FTS5 counts a row of two columns and a scope);
+  neighbours' terms and one, a scope token the index once counted: BM25 reads ``length - 1``);
   ``context_keywords(seq, term, user_id, tf_text, tf_context)``: the terms of the record and of
   the messages around it. Both go with their record (foreign keys ``ON DELETE CASCADE``).
 - ``context_queue(seq, generation, claimed_until)``: records whose row must be (re)computed;
@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..interface import ContextBatch, Filters, Neighbourhood, lent_words
+from ..terms import query_terms, term_counts
 from .connection import PostgresConnection, Query, reader
-from .keywords import bm25_sql, idf, query_terms, term_counts
+from .keywords import bm25_sql, idf
 from .records import _SET_META
 from .rows import filters_sql, load_text
 
@@ -248,12 +249,14 @@ def _size(query: Query, database: str, rows_table: str, length: str) -> tuple[in
 
 
 def _weights(
-    query: Query, database: str, table: str, rows_table: str, length: str, wanted: list[str]
+    query: Query, database: str, table: str, rows_table: str, length: str, wanted: list[str], user_id: str
 ) -> tuple[list[float], float]:
-    """The idf of each wanted term in ``table`` and the average row length of ``rows_table``."""
+    """The idf of each wanted term among the user's postings in ``table`` (the rows counted are the
+    whole store's, as FTS5 counts them) and the average row length of ``rows_table``."""
     count, total = _size(query, database, rows_table, length)
-    hits: dict[str, int] = dict(query(f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) GROUP BY term",
-                                      (wanted,)))
+    hits: dict[str, int] = dict(query(
+        f"SELECT term, COUNT(*) FROM {table} WHERE term = ANY(%s) AND user_id = %s GROUP BY term", (wanted, user_id)
+    ))
     average = total / count if count else 1.0
     return [idf(count, int(hits.get(term, 0))) for term in wanted], max(average, 1e-9)
 
@@ -274,9 +277,9 @@ class _Postings:
     """A matched row's length, in the joined aliases."""
 
 
-_OWN_WORDS = _Postings("keywords", "records", "length + 1", "JOIN records r ON r.seq = k.seq", "r.length + 1")
-_IN_CONTEXT = _Postings("context_keywords", "context_rows", "length",
-                        "JOIN context_rows c ON c.seq = k.seq JOIN records r ON r.seq = k.seq", "c.length")
+_OWN_WORDS = _Postings("keywords", "records", "length", "JOIN records r ON r.seq = k.seq", "r.length")
+_IN_CONTEXT = _Postings("context_keywords", "context_rows", "length - 1",
+                        "JOIN context_rows c ON c.seq = k.seq JOIN records r ON r.seq = k.seq", "c.length - 1")
 
 
 def _bm25(
@@ -284,7 +287,7 @@ def _bm25(
     limit: int,
 ) -> list[tuple[str, float]]:
     """Ids of the records matching ``wanted`` in ``index`` within ``where``, best BM25 first."""
-    idfs, average = _weights(query, database, index.table, index.rows_table, index.length, wanted)
+    idfs, average = _weights(query, database, index.table, index.rows_table, index.length, wanted, params[0])
     score = bm25_sql(frequency, index.row_length, repr(average))
     rows = query(
         f"SELECT r.id, SUM({score}) AS score FROM unnest(%s::text[], %s::float8[]) AS q(term, idf) "

@@ -12,7 +12,7 @@ from typing import Any
 from ....records import MemoryRecord
 from ...validation import from_epoch
 from ..interface import Filters, StoredRow
-from .keywords import term_counts
+from ..terms import term_counts
 
 COLUMNS = (
     "seq, id, user_id, agent_id, session_id, kind, role, text, ts, created_at, importance, "

@@ -9,8 +9,8 @@ itself, never the neighbours. It lives beside the records' own keyword index (``
 which is untouched); ``turns`` neighbours on each side (setting ``context_turns``) make a message's
 context:
 
-- ``context_fts(text, context, scope)``: rowid = ``records.seq`` (``scope``: the user's token, as in
-  ``records_fts``, weight 0); a row per processed record (other kinds than messages have no
+- ``context_fts(text, context)``: rowid = ``records.seq``, both columns held as the user's terms
+  (:func:`~.schema.user_terms`, as in ``records_fts``); a row per processed record (other kinds than messages have no
   context). Records not processed yet are still found through ``records_fts``; when nothing waits
   (no queued record, no record waiting for indexing) search skips that second query.
 - ``context_queue(seq, generation)``: records whose row must be (re)computed. The background
@@ -31,18 +31,24 @@ record once (meta ``context_index``), so old stores gain it in the background wi
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from .. import terms as index_terms
 from ..interface import ContextBatch, Filters, Neighbourhood, lent_words
 from .connection import Query, SQLiteConnection, marks, reader
-from .rows import filters_sql, match_expression
-from .schema import scope_token
+from .rows import filters_sql
+from .schema import user_match, user_terms
 
 VERSION = "5"
 """Bump to rebuild every store's context rows on next open."""
 STATE = "context_index"
-"""Meta key: the version, turns and layout the context rows were built with."""
+"""Meta key: the version, turns and layout the context rows were built with, and the identity of
+their terms (:data:`~..terms.IDENTITY`; absent: rows of an earlier release, words as written)."""
+
+CONTEXT_INDEX = "CREATE VIRTUAL TABLE context_fts USING fts5 (text, context, tokenize='unicode61')"
+"""Both columns hold the user's terms (:func:`~.schema.user_terms`)."""
 
 _QUEUE = "INSERT INTO context_queue (seq) {rows} ON CONFLICT (seq) DO UPDATE SET generation = generation + 1"
 """Queue records (``rows``: ``VALUES (?)`` or a ``SELECT`` with a ``WHERE``), or count one more
@@ -69,8 +75,7 @@ def _schema(turns: int) -> list[str]:
     )
     return [
         "DROP TABLE IF EXISTS context_fts",  # rebuilt from the queue below (layout may have changed)
-        "CREATE VIRTUAL TABLE context_fts USING fts5 ("
-        "text, context, scope, tokenize='porter unicode61 remove_diacritics 2')",
+        CONTEXT_INDEX,
         "DROP TABLE IF EXISTS context_queue",  # refilled with every record below
         "CREATE TABLE context_queue (seq INTEGER PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0)",
         "DROP TRIGGER IF EXISTS context_on_delete",
@@ -90,6 +95,20 @@ def _schema(turns: int) -> list[str]:
     ]
 
 
+def _rows_as_user_terms(db: sqlite3.Connection) -> None:
+    """Rewrite context rows of an earlier release (words as written, and a ``scope`` column) as
+    the user's terms, in place: queueing them again would embed every message again."""
+    db.execute("CREATE TEMP TABLE context_words AS SELECT c.rowid AS seq, c.text, c.context, r.user_id "
+               "FROM context_fts c JOIN records r ON r.seq = c.rowid")
+    db.execute("DROP TABLE context_fts")  # the triggers name it: they act on the new table below
+    db.execute(CONTEXT_INDEX)
+    cursor = db.execute("SELECT seq, text, context, user_id FROM context_words")
+    while batch := cursor.fetchmany(1000):
+        db.executemany("INSERT INTO context_fts (rowid, text, context) VALUES (?, ?, ?)",
+                       [(seq, user_terms(text, user), user_terms(around, user)) for seq, text, around, user in batch])
+    db.execute("DROP TABLE context_words")
+
+
 class ContextQueries(SQLiteConnection):
     """Keyword candidates (own words, or words in context) and the context index's queue."""
 
@@ -98,10 +117,14 @@ class ContextQueries(SQLiteConnection):
     _neighbour_words = 0
 
     def open_context_index(self, turns: int, layout: str, neighbour_words: int = 0) -> None:
-        state = f"{VERSION}:{turns}:{layout}"
+        words_state = f"{VERSION}:{turns}:{layout}"
+        state = f"{words_state}:{index_terms.IDENTITY}"
         with self.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (STATE,)).fetchone()
-            if row is None or row[0] != state:  # a store from before this index (or other turns)
+            if row is not None and row[0] == words_state:  # the same rows, as words: no neighbour changed
+                _rows_as_user_terms(db)
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (STATE, state))
+            elif row is None or row[0] != state:  # a store from before this index (or other turns)
                 for statement in _schema(turns):
                     db.execute(statement)
                 db.execute("DELETE FROM context_fts")
@@ -153,8 +176,9 @@ class ContextQueries(SQLiteConnection):
             found = []
             for seq, record_id, text, user, kind in rows:
                 before, after = self._neighbours(reader(db), seq, "text")
-                db.execute("INSERT INTO context_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
-                           (seq, text, lent_words(text, before, after, self._neighbour_words), scope_token(user)))
+                around = lent_words(text, before, after, self._neighbour_words)
+                db.execute("INSERT INTO context_fts (rowid, text, context) VALUES (?, ?, ?)",
+                           (seq, user_terms(text, user), user_terms(around, user)))
                 if kind == "message":
                     found.append(Neighbourhood(str(record_id), text, before, after))
         return ContextBatch(found, tuple((int(seq), int(generation)) for seq, generation in queued))
@@ -177,21 +201,20 @@ class ContextQueries(SQLiteConnection):
         self, terms: Sequence[str], filters: Filters, limit: int, context_weight: float = 0.0
     ) -> list[tuple[str, float]]:
         self._check_open()  # also when there is nothing to read
-        if not terms:
+        match = user_match(terms, filters.user_id)
+        if not match:
             return []
-        match = match_expression(terms)
         where, params = filters_sql(filters)
-        scope = f'scope : "{scope_token(filters.user_id)}"'
         own_words = (
-            "SELECT r.id, bm25(records_fts, 1.0, 0.0) AS rank FROM records_fts "
+            "SELECT r.id, bm25(records_fts) AS rank FROM records_fts "
             "JOIN records r ON r.seq = records_fts.rowid "
             f"WHERE records_fts MATCH ? AND {where} {{unprocessed}} ORDER BY rank LIMIT ?"
         )
         if context_weight <= 0:
-            rows = self._read(own_words.format(unprocessed=""), [f"{scope} AND text : ({match})", *params, limit])
+            rows = self._read(own_words.format(unprocessed=""), [match, *params, limit])
             return [(str(record_id), -float(rank)) for record_id, rank in rows]
         with_context = (
-            f"SELECT r.id, bm25(context_fts, 1.0, {float(context_weight)!r}, 0.0) AS rank FROM context_fts "
+            f"SELECT r.id, bm25(context_fts, 1.0, {float(context_weight)!r}) AS rank FROM context_fts "
             f"JOIN records r ON r.seq = context_fts.rowid WHERE context_fts MATCH ? AND {where} "
             "ORDER BY rank LIMIT ?"
         )
@@ -199,9 +222,9 @@ class ContextQueries(SQLiteConnection):
             unprocessed="AND NOT EXISTS (SELECT 1 FROM context_fts c WHERE c.rowid = r.seq)"
         )
         with self.snapshot() as query:  # one state: a record is found by one of the two, once
-            rows = query(with_context, [f"{scope} AND {{text context}} : ({match})", *params, limit])
+            rows = query(with_context, [match, *params, limit])
             if not self._all_processed(query):
-                rows += query(unprocessed, [f"{scope} AND text : ({match})", *params, limit])
+                rows += query(unprocessed, [match, *params, limit])
         best: dict[str, float] = {}
         for record_id, rank in rows:
             best[str(record_id)] = max(best.get(str(record_id), float("-inf")), -float(rank))

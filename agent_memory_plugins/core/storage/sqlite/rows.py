@@ -1,5 +1,5 @@
 """Rows and the statements several parts of the engine share: record rows in and out, the WHERE
-clause of a :class:`Filters`, and the FTS5 expression of a keyword query."""
+clause of a :class:`Filters`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ....records import MemoryRecord
 from ...validation import from_epoch
 from ..interface import Filters, StoredRow
 from .connection import chunks, marks
-from .schema import scope_token
+from .schema import user_terms
 
 COLUMNS = (
     "seq, id, user_id, agent_id, session_id, kind, role, text, ts, created_at, importance, "
@@ -102,11 +102,6 @@ def _metadata_field(key: str, column: str) -> tuple[str, str]:
     return f"json_extract({column}, ?)", '$."' + key + '"'
 
 
-def match_expression(terms: Sequence[str]) -> str:
-    """An FTS5 expression that ORs ``terms`` (each quoted, so nothing is an operator)."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-
-
 def insert_records(db: sqlite3.Connection, rows: Sequence[tuple[MemoryRecord, int]]) -> None:
     """Insert records with their keyword entries and outbox upserts (in the caller's transaction)."""
     for record, tokens in rows:
@@ -126,8 +121,8 @@ def insert_records(db: sqlite3.Connection, rows: Sequence[tuple[MemoryRecord, in
             ),
         )
         db.execute(
-            "INSERT INTO records_fts (rowid, text, scope) VALUES (?, ?, ?)",
-            (cursor.lastrowid, record.text, scope_token(record.user_id)),
+            "INSERT INTO records_fts (rowid, text) VALUES (?, ?)",
+            (cursor.lastrowid, user_terms(record.text, record.user_id)),
         )
         db.execute("INSERT INTO outbox (record_id, op) VALUES (?, 'upsert')", (record.id,))
 
@@ -142,8 +137,8 @@ def delete_records(db: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
         found = db.execute(f"SELECT seq, id, text, user_id FROM records WHERE id IN ({places})", chunk).fetchall()
         for seq, record_id, text, user_id in found:
             db.execute(
-                "INSERT INTO records_fts (records_fts, rowid, text, scope) VALUES ('delete', ?, ?, ?)",
-                (seq, text, scope_token(user_id)),
+                "INSERT INTO records_fts (records_fts, rowid, text) VALUES ('delete', ?, ?)",
+                (seq, user_terms(text, user_id)),
             )
             removed.append((record_id, user_id))
         db.execute(f"DELETE FROM records WHERE id IN ({places})", chunk)

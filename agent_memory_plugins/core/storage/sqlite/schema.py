@@ -15,26 +15,58 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ....errors import StoreVersionError
+from .. import terms
 from .connection import SQLiteConnection, user_version
 
 KEYWORD_INDEX = (
     "CREATE VIRTUAL TABLE records_fts USING fts5 ("
     "text, {scope}content='', tokenize='porter unicode61 remove_diacritics 2')"
 )
-"""The records' keyword index: rowid = ``records.seq``; ``scope`` (from step 2) holds the user's token."""
+"""The records' keyword index of steps 1 to 5: rowid = ``records.seq``; ``scope`` (from step 2)
+holds the user's token."""
+USER_TERMS_INDEX = "CREATE VIRTUAL TABLE records_fts USING fts5 (text, content='', tokenize='unicode61')"
+"""The records' keyword index from step 6: rowid = ``records.seq``, ``text`` the record's
+:func:`user_terms`."""
+TERMS_STATE = "keyword_terms"
+"""Meta key: the :data:`~..terms.IDENTITY` of the terms ``records_fts`` was built with."""
 
 
 def scope_token(user_id: str) -> str:
-    """The keyword index's token for a user: one alphanumeric word whatever the id holds.
-
-    A search matches the user's token AND the query words, so FTS5 skips other users' postings
-    instead of scoring every match in the store (the column has weight 0 in BM25; the user filter
-    in SQL stays the authority on scope)."""
+    """A user's token: one alphanumeric word of fixed length whatever the id holds."""
     return "u" + hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def user_terms(text: str, user_id: str) -> str:
+    """``text`` as the keyword indexes hold it: each index term (:func:`~..terms.terms`) prefixed
+    by the user's token, so each user's terms are distinct words of the index.
+
+    A term's postings and document frequency are then the user's own: a search reads only the
+    user's postings (FTS5's BM25 counts every row holding a query term, which grew with the whole
+    store) and other users' words do not move the user's scores. The SQL user filter stays the
+    authority on scope."""
+    scope = scope_token(user_id)
+    return " ".join(scope + term for term in terms.terms(text))
+
+
+def user_match(words: Sequence[str], user_id: str) -> str:
+    """An FTS5 expression that ORs the user's index terms of a query's ``words``."""
+    scope = scope_token(user_id)
+    return " OR ".join(scope + term for term in terms.query_terms(words))
+
+
+def rebuild_keyword_index(db: sqlite3.Connection) -> None:
+    """(Re)build ``records_fts`` from the records with this release's terms."""
+    db.execute("DROP TABLE IF EXISTS records_fts")
+    db.execute(USER_TERMS_INDEX)
+    cursor = db.execute("SELECT seq, text, user_id FROM records")
+    while batch := cursor.fetchmany(1000):
+        db.executemany("INSERT INTO records_fts (rowid, text) VALUES (?, ?)",
+                       [(seq, user_terms(text, user_id)) for seq, text, user_id in batch])
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TERMS_STATE, terms.IDENTITY))
 
 
 def _first_release(db: sqlite3.Connection) -> None:
@@ -158,6 +190,11 @@ def _outbox_user(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE outbox ADD COLUMN user_id TEXT")
 
 
+def _user_terms(db: sqlite3.Connection) -> None:
+    """The keyword index holds per-user terms (see :func:`user_terms`), rebuilt from the records."""
+    rebuild_keyword_index(db)
+
+
 @dataclass(frozen=True)
 class Migration:
     """One numbered change of the schema."""
@@ -173,6 +210,7 @@ MIGRATIONS = (
     Migration(3, "long-term memories: expiry, repeats, supersession, keys, links, history", _long_term),
     Migration(4, "working-memory blocks and extraction cursors", _working_memory),
     Migration(5, "the user of each queued vector deletion", _outbox_user),
+    Migration(6, "keyword index of per-user terms", _user_terms),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 """The version of a store this release writes."""
@@ -181,7 +219,8 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 def migrate(connection: SQLiteConnection) -> list[int]:
     """Apply the steps the store lacks, each in its own write transaction; returns the versions
     applied. Two processes opening an old store at once apply each step once: the version is read
-    again inside each transaction. A store newer than this release is refused, untouched."""
+    again inside each transaction. A store newer than this release is refused, untouched. A keyword
+    index built with other terms (another stemmer or Unicode version) is rebuilt."""
     found = connection.schema_version()
     if found > SCHEMA_VERSION:
         raise StoreVersionError(
@@ -197,6 +236,12 @@ def migrate(connection: SQLiteConnection) -> list[int]:
                 step.apply(db)
                 db.execute(f"PRAGMA user_version = {step.version}")
                 applied.append(step.version)
+    with connection.snapshot() as query:
+        built_with = query("SELECT value FROM meta WHERE key = ?", (TERMS_STATE,))
+    if built_with != [(terms.IDENTITY,)]:  # built with another stemmer or Unicode version
+        with connection.transaction() as db:  # read again: another process may have rebuilt it
+            if db.execute("SELECT value FROM meta WHERE key = ?", (TERMS_STATE,)).fetchall() != [(terms.IDENTITY,)]:
+                rebuild_keyword_index(db)
     return applied
 
 
