@@ -41,7 +41,7 @@ def test_both_engines_give_the_same_keyword_scores(url: str) -> None:
         for store in stores:
             store.open_context_index(TURNS, LAYOUT)
             chat(store, "s1", conversation)
-            chat(store, "b1", conversation[::-1] + ["cats cats cats"], user="bob")
+            chat(store, "b1", [*conversation[::-1], "cats cats cats"], user="bob")
             add(store, fact("f1", "The user's sister lives in Geneve and owns two dogs"))
             drain_outbox(store)
             drain_context(store)
