@@ -12,8 +12,9 @@ reads the records' own keyword index (``records_fts``), weight 0.5 (the default
 ``context_weight``) the context index (``context_fts``), which is what ``search`` runs.
 
 Beside it, in the same database and run, the previous release's layout (before per-user terms):
-an FTS5 table of the words as written with the user's scope token in a column of its own, queried
-as that release did (``scope : "<token>" AND text : (terms)``, BM25 over the whole table). Its
+FTS5 tables of the words as written (the records' own, and each with its neighbours' words) with
+the user's scope token in a column of its own, queried as that release did (``scope : "<token>"
+AND text : (terms)``, BM25 over the whole table). Its
 BM25 counts every row of the store that holds a query term, so its cost grows with the store.
 
 Prints p50/p95 per size and writes ``results/keyword_scale.json``. No model, no Chroma.
@@ -28,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from synthetic import RECORDS_PER_USER, SESSION_MESSAGES, pool_sentences, querie
 
 from agent_memory_plugins.core.recall.keywords import query_terms
 from agent_memory_plugins.core.storage import Filters, SQLiteRecordStore
+from agent_memory_plugins.core.storage.interface import lent_words
 from agent_memory_plugins.core.storage.sqlite.schema import scope_token
 from agent_memory_plugins.core.validation import from_epoch
 from agent_memory_plugins.records import MemoryRecord
@@ -46,8 +49,12 @@ LIMIT = 100
 """Keyword candidates per query (what search asks for)."""
 PREVIOUS = (
     "CREATE VIRTUAL TABLE previous_fts USING fts5 (text, scope, content='', "
-    "tokenize='porter unicode61 remove_diacritics 2')"
+    "tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE previous_context_fts USING fts5 (text, context, scope, "
+    "tokenize='porter unicode61 remove_diacritics 2')",
 )
+NEIGHBOUR_WORDS = 40
+"""The default ``context_neighbour_words``."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -69,9 +76,11 @@ def fill(store: SQLiteRecordStore, pool: list[str], size: int) -> float:
     """Add ``size`` messages, the previous layout's rows, and every context row; returns seconds."""
     started = time.perf_counter()
     with store.transaction() as db:
-        db.execute(PREVIOUS)
+        for statement in PREVIOUS:
+            db.execute(statement)
     for first in range(0, size, BATCH):
         records = [message(pool, i) for i in range(first, min(size, first + BATCH))]
+        users = {record.id: record.user_id for record in records}
         store.add_records([(record, 20) for record in records])
         with store.transaction() as db:
             db.executemany(
@@ -82,17 +91,27 @@ def fill(store: SQLiteRecordStore, pool: list[str], size: int) -> float:
             store.queue_context([item.record_id for item in items if item.op == "upsert"])
             store.ack_outbox([item.seq for item in items])
         while (batch := store.claim_context(5000)) is not None:
+            previous_context = [
+                (found.text, lent_words(found.text, found.before, found.after, NEIGHBOUR_WORDS),
+                 scope_token(users[found.record_id]), found.record_id)
+                for found in batch.neighbourhoods
+            ]
+            with store.transaction() as db:
+                db.executemany("INSERT INTO previous_context_fts (rowid, text, context, scope) "
+                               "SELECT seq, ?, ?, ? FROM records WHERE id = ?", previous_context)
             store.finish_context(batch)
     return time.perf_counter() - started
 
 
-def previous_release(store: SQLiteRecordStore, words: list[str], user: str) -> list[Any]:
+def previous_release(store: SQLiteRecordStore, words: list[str], user: str, context: bool) -> list[Any]:
+    """The previous release's keyword query (own words, or words in context at weight 0.5)."""
     match = " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+    table, weights, columns = ("previous_context_fts", "1.0, 0.5, 0.0", "{text context}") if context else (
+        "previous_fts", "1.0, 0.0", "text")
     return store._read(
-        "SELECT r.id, bm25(previous_fts, 1.0, 0.0) AS rank FROM previous_fts "
-        "JOIN records r ON r.seq = previous_fts.rowid "
-        "WHERE previous_fts MATCH ? AND r.user_id = ? ORDER BY rank LIMIT ?",
-        (f'scope : "{scope_token(user)}" AND text : ({match})', user, LIMIT),
+        f"SELECT r.id, bm25({table}, {weights}) AS rank FROM {table} JOIN records r ON r.seq = {table}.rowid "
+        f"WHERE {table} MATCH ? AND r.user_id = ? ORDER BY rank LIMIT ?",
+        (f'scope : "{scope_token(user)}" AND {columns} : ({match})', user, LIMIT),
     )
 
 
@@ -100,11 +119,12 @@ def measure(store: SQLiteRecordStore, users: int, questions: list[str], count: i
     rng = random.Random(seed)
     asks = [(query_terms(rng.choice(questions)), user_of(rng.randrange(users) * RECORDS_PER_USER))
             for _ in range(count)]
-    calls = {
+    calls: dict[str, Callable[[list[str], str], list[Any]]] = {
         "own words (weight 0)": lambda words, user: store.keyword_candidates(words, Filters(user), LIMIT, 0.0),
         "in context (weight 0.5, search's default)": lambda words, user: store.keyword_candidates(
             words, Filters(user), LIMIT, 0.5),
-        "previous release's layout (own words)": lambda words, user: previous_release(store, words, user),
+        "previous release's layout, own words": lambda words, user: previous_release(store, words, user, False),
+        "previous release's layout, in context": lambda words, user: previous_release(store, words, user, True),
     }
     timings: dict[str, list[float]] = {name: [] for name in calls}
     hits: dict[str, int] = dict.fromkeys(calls, 0)
