@@ -17,7 +17,7 @@ from agent_memory_plugins.core.longterm.salience import estimate_importance
 from agent_memory_plugins.core.recall.keywords import query_terms
 from agent_memory_plugins.core.recall.ranking import Weights, final_score, fuse, question_factor, recency, with_rescored
 from agent_memory_plugins.core.storage.sqlite.rows import where_sql
-from agent_memory_plugins.core.storage.sqlite.schema import USER_TERMS_INDEX, scope_token, user_match, user_terms
+from agent_memory_plugins.core.storage.sqlite.schema import USER_TERMS_INDEX, term_prefix, user_match, user_terms
 from agent_memory_plugins.errors import InvalidFilterError
 from agent_memory_plugins.records import MemoryRecord
 
@@ -185,7 +185,7 @@ def test_extractive_summary_is_running() -> None:
 
 
 def test_keyword_queries_are_the_users_plain_terms() -> None:
-    user = scope_token("alice")
+    user = term_prefix("alice")
     assert user_match(query_terms("Where does Alice live"), "alice") == f"{user}alic OR {user}live"
     assert user_match(query_terms("what?!"), "alice") == f"{user}what"
     assert query_terms("!!!") == [] and user_match(query_terms("!!!"), "alice") == ""

@@ -36,26 +36,34 @@ TERMS_STATE = "keyword_terms"
 
 
 def scope_token(user_id: str) -> str:
-    """A user's token: one alphanumeric word of fixed length whatever the id holds."""
+    """A user's token in the ``scope`` column of steps 2 to 5: one alphanumeric word whatever the id holds."""
     return "u" + hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def term_prefix(user_id: str) -> str:
+    """The prefix of a user's index terms: 8 hex digits of a digest of the id (every term and every
+    context row carries it, so it is short). Two users whose prefixes collide (about one chance in
+    ten thousand among a thousand users) share document frequencies, never hits: the SQL user
+    filter decides whose records a search returns."""
+    return hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
 
 
 def user_terms(text: str, user_id: str) -> str:
     """``text`` as the keyword indexes hold it: each index term (:func:`~..terms.terms`) prefixed
-    by the user's token, so each user's terms are distinct words of the index.
+    by the user's :func:`term_prefix`, so each user's terms are distinct words of the index.
 
     A term's postings and document frequency are then the user's own: a search reads only the
     user's postings (FTS5's BM25 counts every row holding a query term, which grew with the whole
     store) and other users' words do not move the user's scores. The SQL user filter stays the
     authority on scope."""
-    scope = scope_token(user_id)
-    return " ".join(scope + term for term in terms.terms(text))
+    prefix = term_prefix(user_id)
+    return " ".join(prefix + term for term in terms.terms(text))
 
 
 def user_match(words: Sequence[str], user_id: str) -> str:
     """An FTS5 expression that ORs the user's index terms of a query's ``words``."""
-    scope = scope_token(user_id)
-    return " OR ".join(scope + term for term in terms.query_terms(words))
+    prefix = term_prefix(user_id)
+    return " OR ".join(prefix + term for term in terms.query_terms(words))
 
 
 def rebuild_keyword_index(db: sqlite3.Connection) -> None:
