@@ -156,11 +156,20 @@ def test_index_files_never_carry_stale_process_memory(scrub: str, tmp_path: Path
     process had freed there (texts it read, other users' words) must not reach the disk. The
     control (``AGENT_MEMORY_SCRUB_HEAP=0``) shows that the scan sees it when it does."""
     env = {**child_env(), "MALLOC_ARENA_MAX": "1", "AGENT_MEMORY_SCRUB_HEAP": scrub}
-    done = subprocess.run([sys.executable, "-c", STRAY, str(tmp_path / "store")], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    found = scan(tmp_path / "store", ["strayBYTESzq"])
-    if scrub == "1":
-        assert found == {}
-    else:
-        assert any(path.endswith(".bin") for path in found.get("strayBYTESzq", [])), found
+    # whether a freed block lands in Chroma's buffers depends on the threads' timing: the control
+    # (scrub "0") has three tries to show the leak (about one run in eight misses it); the scrubbed
+    # process must not leak in any of its three
+    outcomes = []
+    for attempt in range(3):
+        store = tmp_path / f"store{attempt}"
+        done = subprocess.run([sys.executable, "-c", STRAY, str(store)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        found = scan(store, ["strayBYTESzq"])
+        if scrub == "1":
+            assert found == {}
+        outcomes.append(found)
+        if scrub == "0" and any(path.endswith(".bin") for path in found.get("strayBYTESzq", [])):
+            return
+    if scrub == "0":
+        pytest.fail(f"the control never saw the freed bytes in an index file: {outcomes}")
