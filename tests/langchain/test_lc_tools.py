@@ -99,7 +99,7 @@ def test_an_agent_uses_every_tool_and_sees_the_results(memory: MemoryCore) -> No
 
 
 def test_another_users_memory_cannot_be_reached_through_arguments(memory: MemoryCore) -> None:
-    secret = memory.remember("Bob's door code is 4411", user_id="bob")
+    secret = memory.remember("Bob's door code is QZ-4411", user_id="bob")
     script = Script()
 
     def reply(messages: list[BaseMessage]) -> AIMessage:
@@ -122,9 +122,9 @@ def test_another_users_memory_cannot_be_reached_through_arguments(memory: Memory
     assert f"no record {secret.id} for user 'alice'" in update.text
     for refused, argument in ((search, "user_id"), (remember, "user_id"), (block, "session_id")):
         assert "Refused, nothing was done" in refused.text and argument in refused.text
-    assert memory.get(secret.id, user_id="bob").text == "Bob's door code is 4411"
+    assert memory.get(secret.id, user_id="bob").text == "Bob's door code is QZ-4411"
     assert memory.history(secret.id, user_id="bob") == []
-    assert [r.text for r in memory.records(user_id="bob")] == ["Bob's door code is 4411"]
+    assert [r.text for r in memory.records(user_id="bob")] == ["Bob's door code is QZ-4411"]
     assert memory.records(user_id="alice") == [] and memory.blocks(user_id="alice") == []
 
 

@@ -25,8 +25,8 @@ from agent_memory_plugins import MemoryCore
 
 FACT = "My sister Lena lives in Porto."
 QUESTION = "Where does my sister Lena live?"
-OTHER_FACT = "My sister Marta lives in Reykjavik, my secret code is 4411."
-OTHER_MARKERS = ("Reykjavik", "4411")
+OTHER_FACT = "My sister Marta lives in Reykjavik, my secret code is QZ-4411."
+OTHER_MARKERS = ("Reykjavik", "QZ-4411")  # not digits alone: those can be in a timestamp
 FILLER = [f"Tell me about unrelated topic number {i}, such as weather or sport." for i in range(6)]
 
 

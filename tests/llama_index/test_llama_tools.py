@@ -81,7 +81,7 @@ async def test_a_function_agent_uses_every_tool(memory: MemoryCore) -> None:
 
 
 async def test_another_users_id_is_refused_and_scope_cannot_be_passed(memory: MemoryCore) -> None:
-    secret = memory.remember("Bob's PIN is 4411", user_id="bob")
+    secret = memory.remember("Bob's PIN is QZ-4411", user_id="bob")
     llm = ScriptedLLM([
         lambda m: _calls(("forget_memory", {"memory_id": secret.id}),
                          ("update_memory", {"memory_id": secret.id, "text": "hacked"}),
@@ -93,8 +93,8 @@ async def test_another_users_id_is_refused_and_scope_cannot_be_passed(memory: Me
     results = _tool_results(llm.seen[1])
     refused = [r for r in results if r == f"Error: no record {secret.id} for user 'alice'"]
     (search,) = [r for r in results if r not in refused]
-    assert len(refused) == 2 and "user_id" in search and "4411" not in search
-    assert [r.text for r in memory.records(user_id="bob")] == ["Bob's PIN is 4411"]
+    assert len(refused) == 2 and "user_id" in search and "QZ-4411" not in search
+    assert [r.text for r in memory.records(user_id="bob")] == ["Bob's PIN is QZ-4411"]
     assert memory.records(user_id="alice") == []
 
 
