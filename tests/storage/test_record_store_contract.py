@@ -701,6 +701,7 @@ CALLS: dict[str, Callable[[RecordStore], object]] = {
     "extraction_state": lambda s: s.extraction_state("alice", "s1"),
     "save_extraction": lambda s: s.save_extraction("alice", "s1", ExtractionState(), ExtractionState(1)),
     "sessions_to_extract": lambda s: s.sessions_to_extract(5),
+    "maintain": lambda s: s.maintain(),
 }
 
 

@@ -158,6 +158,7 @@ class Indexer:
                     self.index_passages(records)
                     self.store.queue_context([record.id for record in records])
                 self.store.ack_outbox([item.seq for item in items])
+            self.store.maintain()  # here, so that no writer pays for it
             time.sleep(0)  # let a waiting forget / reindex / close take the lock between batches
             self.drain_context(max_batches=2)  # newest first: this batch, its embeddings still cached
 
@@ -288,6 +289,7 @@ def drain_context(
         if on_batch is not None and claimed.neighbourhoods and not on_batch(claimed.neighbourhoods):
             return done
         store.finish_context(claimed)
+        store.maintain()  # the worker's, so that no writer pays for it
         done += claimed.size
         if max_batches is not None:
             max_batches -= 1

@@ -169,6 +169,12 @@ class RecordStore(Protocol):
         """A random per-store secret kept under ``key``, created on first use. Every instance that
         opens the store, at the same time or later, gets the same value."""
 
+    def maintain(self) -> None:
+        """Upkeep that would otherwise land on a writer: a bounded share of merging the keyword
+        indexes, and moving a grown write-ahead log into the database, in short steps that
+        writers interleave with. The background worker calls it between batches; an engine
+        without such upkeep does nothing."""
+
     # -- writing records -------------------------------------------------------------------------
     def add_records(self, rows: Sequence[tuple[MemoryRecord, int]]) -> None:
         """Commit records (with their token counts): their rows, keyword entries and one outbox

@@ -84,6 +84,9 @@ class PostgresConnection(RecordStore):
         self._check_open()
         return self.url
 
+    def maintain(self) -> None:
+        self._check_open()  # the server checkpoints and vacuums on its own, off every client's write path
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
