@@ -146,12 +146,22 @@ def first_use() -> dict[str, float]:
 
 # -- bulk import -----------------------------------------------------------------------------------
 def bulk_import(model: Any, count: int) -> dict[str, float]:
-    """``add_messages`` + ``flush`` into an empty store vs raw ``encode`` of the same texts."""
+    """``add_messages`` + ``flush`` into an empty store vs raw ``encode`` of the same texts.
+
+    The baseline is ``encode`` before the store opens (what a user would otherwise run): opening
+    embedded Chroma turns on the heap scrub for the rest of the process (``core/indexes/heap.py``),
+    and an ``encode`` after that, interleaved with the import rounds, pays its ``memset`` too; that
+    ratio is reported beside (``bulk_vs_raw_same_process``)."""
     from agent_memory_plugins import MemoryCore
+    from agent_memory_plugins.core.indexes import heap
 
     encode = encoder(model)
     texts = synthetic.fresh_texts(count, seed=5)
     encode(texts[:16])  # warm the model up
+    unscrubbed = not heap.heap_scrubbed()
+    start = time.perf_counter()
+    encode(texts)
+    user_raw_s = time.perf_counter() - start
     rounds = 4
     size = count // rounds
     raw_s = ours_s = 0.0
@@ -184,8 +194,12 @@ def bulk_import(model: Any, count: int) -> dict[str, float]:
         stored = memory.stats()["vectors"]
     shutil.rmtree(folder, ignore_errors=True)
     done = size * rounds
-    return {"texts": done, "vectors_stored": stored, "raw_encode_per_s": done / raw_s,
-            "bulk_import_per_s": done / ours_s, "bulk_vs_raw": raw_s / ours_s}
+    user_raw_s *= done / len(texts)
+    return {"texts": done, "vectors_stored": stored, "heap_scrub": heap.heap_scrubbed(),
+            "raw_before_is_unscrubbed": unscrubbed, "raw_encode_per_s": done / user_raw_s,
+            "raw_encode_same_process_per_s": done / raw_s, "bulk_import_per_s": done / ours_s,
+            "bulk_vs_raw": user_raw_s / ours_s, "bulk_vs_raw_same_process": raw_s / ours_s,
+            "scrub_cost": raw_s / user_raw_s - 1}
 
 
 # -- one store size (in its own process) -----------------------------------------------------------
@@ -380,7 +394,8 @@ def report(results: dict[str, Any]) -> None:
           f"{first['first_flush_s']:.2f} s, first search {first['first_search_ms']:.0f} ms")
     bulk = results["bulk"]
     print(f"bulk import: {bulk['bulk_import_per_s']:.1f} msg/s vs raw encode {bulk['raw_encode_per_s']:.1f} texts/s "
-          f"({bulk['texts']} texts)")
+          f"before the store opened, {bulk.get('raw_encode_same_process_per_s', 0.0):.1f} texts/s after "
+          f"(heap scrub {'on' if bulk.get('heap_scrub') else 'off'}) ({bulk['texts']} texts)")
     for size, figures in results["sizes"].items():
         print(f"\n== {int(size):,} records stored (fill {figures['fill_per_s']:.0f} records/s, "
               f"open {figures['open_ms']:.0f} ms) ==")
@@ -445,7 +460,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"first flush (model load): {results['first_use']['first_flush_s']:.2f} s", flush=True)
     model = shared_model()
     results["bulk"] = bulk_import(model, config["bulk"])
-    print(f"bulk import / raw encode: {results['bulk']['bulk_vs_raw']:.3f}", flush=True)
+    print(f"bulk import / raw encode: {results['bulk']['bulk_vs_raw']:.3f} "
+          f"(vs raw encode in the same process after the store opened: "
+          f"{results['bulk']['bulk_vs_raw_same_process']:.3f})", flush=True)
     pool = synthetic.Pool.build(config["pool"], encoder(model))
     results["stand_in_vectors"] = {
         "pool_sentences": config["pool"], "noise": synthetic.NOISE,

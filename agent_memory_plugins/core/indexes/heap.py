@@ -6,7 +6,10 @@ message's text read from the record store, a prompt, another user's words - land
 stays there after ``forget``. The fix is glibc's ``M_PERTURB``: from then on every block
 ``malloc`` hands out is filled with zeros and every freed block is overwritten, so no block
 carries old contents into a file. It costs a ``memset`` per allocation and release outside
-Python's small-object allocator (measured in ``benchmarks/speed.py``).
+Python's small-object allocator: a PyTorch model allocates and frees its activations on every
+forward pass, so batch embedding in a process with the scrub on runs about a quarter slower
+(``python benchmarks/speed.py --conversation`` prints the cost); one-query embeddings barely
+notice (their activations are small).
 
 It is set once per process, when a Chroma that writes files in this process is opened. Set
 ``AGENT_MEMORY_SCRUB_HEAP=0`` to leave the allocator alone. Other C libraries (musl, macOS)
@@ -43,6 +46,12 @@ def scrub_heap() -> bool:
         if _state is None:
             _state = _switch_on()
         return _state
+
+
+def heap_scrubbed() -> bool:
+    """Whether the scrub is in effect in this process (without switching it on)."""
+    with _lock:
+        return bool(_state)
 
 
 def _switch_on() -> bool:
