@@ -78,6 +78,19 @@ def test_tiny_run_measures_every_figure_and_plots(model: Any, tmp_path: Path) ->
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_raw_baselines_run_on_a_thread_of_their_own_and_report_its_failure() -> None:
+    import threading
+
+    import speed_conversation
+
+    names: list[str] = []
+    seconds = speed_conversation.timed_apart(lambda: names.append(threading.current_thread().name),
+                                             warm=lambda: names.append("warm"))
+    assert seconds >= 0 and names == ["warm", "raw-encode"]
+    with pytest.raises(ZeroDivisionError):
+        speed_conversation.timed_apart(lambda: 1 / 0)
+
+
 def test_conversation_mode_measures_import_search_and_load_on_locomo_turns(model: Any) -> None:
     import speed_conversation
 
