@@ -149,10 +149,10 @@ def bulk_import(model: Any, count: int) -> dict[str, float]:
     """``add_messages`` + ``flush`` into an empty store vs raw ``encode`` of the same texts.
 
     The baseline is ``encode`` before the store opens, on a thread of its own (what a user would
-    otherwise run; see ``speed_conversation.timed_apart``): opening
-    embedded Chroma turns on the heap scrub for the rest of the process (``core/indexes/heap.py``),
-    and an ``encode`` after that, interleaved with the import rounds, pays its ``memset`` too; that
-    ratio is reported beside (``bulk_vs_raw_same_process``)."""
+    otherwise run; see ``speed_conversation.timed_apart``): opening embedded Chroma turns on the
+    heap scrub for the rest of the process (``core/indexes/heap.py``), and an ``encode`` after
+    that, interleaved with the import rounds, pays its ``memset`` too; that ratio is reported
+    beside (``bulk_vs_raw_same_process``)."""
     from speed_conversation import timed_apart
 
     from agent_memory_plugins import MemoryCore

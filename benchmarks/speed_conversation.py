@@ -112,7 +112,7 @@ def import_vs_encode(texts: list[str], encode: Callable[[list[str]], Any], folde
         imported = time.perf_counter() - start
         vectors = int(memory.stats()["vectors"])
     raw_after = timed_apart(lambda: encode(texts), warm=lambda: encode(texts[:64]))
-    return {"texts": len(texts), "vectors_stored": vectors, "heap_scrub": bool(heap.heap_scrubbed()),
+    return {"texts": len(texts), "vectors_stored": vectors, "heap_scrub": heap.heap_scrubbed(),
             "raw_before_is_unscrubbed": not scrubbed_before, "raw_before_s": raw_before,
             "raw_after_s": raw_after, "import_s": imported, "raw_encode_per_s": len(texts) / raw_before,
             "import_per_s": len(texts) / imported, "import_vs_raw": raw_before / imported,
