@@ -103,6 +103,10 @@ def test_conversation_mode_measures_import_search_and_load_on_locomo_turns(model
     results = speed_conversation.run(model, locomo if turns else None, load=True, turns=48, queries=3)
     assert results["import"]["texts"] == 48 and results["import"]["vectors_stored"] == 48
     assert results["import"]["heap_scrub"] is True and results["import"]["import_vs_raw_same_process"] > 0
+    imported = results["import"]
+    assert imported["bare_chroma_add_s"] > 0 and imported["encode_and_add_s"] == pytest.approx(
+        imported["raw_before_s"] + imported["bare_chroma_add_s"])
+    assert imported["import_vs_encode_and_add"] > imported["import_vs_raw"]
     for label in ("quiet", "loaded"):
         for key in ("search_p50_ms", "search_p95_ms", "unfiltered_p50_ms", "filtered_p95_ms"):
             assert results[label][key] > 0
