@@ -10,6 +10,8 @@
   same ``encode`` after the import runs with the heap scrub on (``AGENT_MEMORY_SCRUB_HEAP``) and
   beside the OpenMP threads the store's embedding left (``raw_after_vs_before``: how much slower);
   the ratio against it is printed beside (``import_vs_raw_same_process``).
+  Also beside it: the import against building the same index by hand, the raw ``encode`` plus
+  ``add`` of its vectors to a bare Chroma collection (``import_vs_encode_and_add``).
 - Search: ``search(q, user_id=..., k=10)`` for 75 queries, the first 60 characters of turns spread
   over the store, against two baselines on a bare Chroma collection holding the same texts' raw
   vectors with a ``user_id`` metadata field: one query embedding (the model's ``encode``, as a user
