@@ -130,6 +130,12 @@ class Settings:
     it cost $200 ... Any tips?"; judged among the best candidates, whose text the search reads);
     0: every text ending with "?" is. 30 lifted LongMemEval dev turn recall@10 0.767 -> 0.793
     (multi-session 0.318 -> 0.422) and left LoCoMo dev at 0.835, whose turns are short."""
+    summary_weight: float = 0.5
+    """Score factor of a session summary among the hits (judged among the best candidates): a
+    summary retells many turns in few words, so it matches many queries about as well as the turn
+    that holds the answer, and took that turn's place. 0.5 ranks it below a turn that matches as
+    well (LoCoMo dev recall@10 0.834 -> 0.838, leave-one-out too; LongMemEval dev unchanged: its
+    sessions are too short to fold); 1.0 turns it off. Summaries keep their order among themselves."""
     filler_weight: float = 0.5
     """Score factor of a content-free turn ("ok", "Sounds fun.", "ok 14"): it says nothing, but in
     context it shares the meaning of its neighbours. 1.0 turns it off."""
@@ -246,7 +252,7 @@ class Settings:
         if not isinstance(self.consolidate, bool):
             raise ConfigurationError(f"consolidate must be true or false, got {self.consolidate!r}")
         for name in ("consolidation_threshold", "superseded_weight", "link_threshold", "question_weight",
-                     "filler_weight"):
+                     "filler_weight", "summary_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigurationError(f"{name} must be a number in [0, 1], got {value!r}")

@@ -147,13 +147,16 @@ class Recall:
         if self.settings.session_weight > 0:
             read = max(read, SESSION_CANDIDATES)
         rows = self.store.get_matching(best[:read], filters)  # whole records: the best only
-        for record_id, row in rows.items():  # content-free turns move down (their text is read here)
+        for record_id, row in rows.items():  # content-free turns and summaries move down (texts read here)
             filler = filler_factor(row.record.text, self.weights)
             explain = explains[record_id]
             if filler != 1.0:
                 explain["filler"], explain["score"] = filler, explain["score"] * filler
             if "question" in explain and states(row.record.text, self.settings.question_statement_words):
                 explain["score"] /= explain.pop("question")  # it asks, but says something first
+            if row.record.kind == "summary" and self.settings.summary_weight != 1.0:  # below the turns
+                explain["summary"] = self.settings.summary_weight
+                explain["score"] *= self.settings.summary_weight
         lend = session_factors({i: explains[i]["score"] for i in rows},
                                {i: row.record.session_id for i, row in rows.items()}, self.settings.session_weight)
         for record_id, factor in lend.items():  # a session matching as a whole lends weight to its turns
