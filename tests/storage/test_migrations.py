@@ -37,6 +37,9 @@ def _old_store(tmp_path: Path) -> Path:
 PREVIOUS_LAYOUT = {"context_neighbour_words": 0}
 """The previous release's neighbour context (issue 21 made 40 the default: a store opened with it
 rebuilds its context rows once, which these tests would count as work queued by the migration)."""
+PREVIOUS_RANKING = {"summary_weight": 1.0}
+"""The previous release's ranking of summaries (issue 21 made 0.5 the default: a summary now ranks
+below a turn that matches as well), so that its answers can be compared hit for hit."""
 
 
 def test_a_store_made_by_the_previous_release_opens_and_answers_the_same(tmp_path: Path) -> None:
@@ -45,7 +48,7 @@ def test_a_store_made_by_the_previous_release_opens_and_answers_the_same(tmp_pat
     with sqlite3.connect(folder / "memory.db") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 0  # made before schema versions
     db.close()
-    with MemoryCore(folder, background=False, **PREVIOUS_LAYOUT) as memory:
+    with MemoryCore(folder, background=False, **PREVIOUS_LAYOUT, **PREVIOUS_RANKING) as memory:
         assert memory.store.schema_version() == SCHEMA_VERSION
         # the migration kept every derived index: nothing is queued to be embedded or rebuilt again
         assert memory.store.outbox_size() == 0 and memory.store.context_pending() == 0
