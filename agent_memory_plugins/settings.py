@@ -55,6 +55,11 @@ class Settings:
     """Where that model runs: ``auto`` (a CUDA GPU when torch sees one, else Apple's MPS when
     available, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``. Naming a GPU torch does
     not see is an error."""
+    embedding_backend: str = "auto"
+    """What runs that model: ``auto`` (ONNX Runtime when it runs on the CPU and can be exported,
+    else PyTorch), ``onnx`` (ONNX Runtime on the CPU; an error when the model cannot be exported)
+    or ``torch`` (sentence-transformers on PyTorch). Both give the same vectors (cosine >= 0.99999,
+    checked at export); see ``core/indexes/onnx_model.py``."""
     embedding_batch_size: int | None = None
     """Texts per model call; ``None``: the device's (64 on the CPU, 256 on CUDA, 128 on MPS)."""
     query_threads: int = 1
@@ -263,6 +268,7 @@ class Settings:
         self.ttl_by_kind()
         check_collection_name(self.chroma_collection)
         check_device(self.embedding_device)
+        check_backend(self.embedding_backend, self.embedding_device)
         if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key.strip()) < 8):
             raise ConfigurationError("api_key must be text of at least 8 characters (or None for no key)")
         if self.durability not in ("full", "normal"):
@@ -330,6 +336,21 @@ def check_device(device: object) -> str:
             f"embedding_device must be one of {', '.join(DEVICES)} (N a GPU number), got {device!r}"
         )
     return device
+
+
+BACKENDS = ("auto", "onnx", "torch")
+"""The accepted values of ``embedding_backend``."""
+
+
+def check_backend(backend: object, device: str = "auto") -> str:
+    """``backend`` (the ``embedding_backend`` setting) when it is one of :data:`BACKENDS` and can
+    run on ``device``; else a ConfigurationError naming the setting."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ConfigurationError(f"embedding_backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "onnx" and device not in ("auto", "cpu"):
+        raise ConfigurationError(f"embedding_backend 'onnx' runs on the CPU, but embedding_device is {device!r}; "
+                                 "use embedding_backend 'auto' or 'torch' for a GPU")
+    return backend
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}

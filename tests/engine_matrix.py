@@ -21,6 +21,8 @@ def record_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     if engine == "postgres":
         if request.node.get_closest_marker("sqlite_only"):
             pytest.skip("about SQLite itself")
+        if request.node.get_closest_marker("any_engine"):
+            pytest.skip("does not depend on the record store: runs once, on SQLite")
         try:
             monkeypatch.setenv("AGENT_MEMORY_DATABASE_URL", database_url())
         except Unavailable as error:

@@ -86,7 +86,7 @@ class _Recorder:
 
 
 def test_a_query_runs_on_query_threads_and_a_batch_on_index_threads_with_the_same_vectors() -> None:
-    embedder = SentenceTransformerEmbedder(device="cpu", query_threads=1, index_threads=2)
+    embedder = SentenceTransformerEmbedder(device="cpu", query_threads=1, index_threads=2, backend="torch")
     embedder.load()
     recorder = _Recorder(embedder._model)
     embedder._model = recorder
@@ -98,7 +98,7 @@ def test_a_query_runs_on_query_threads_and_a_batch_on_index_threads_with_the_sam
 
 
 def test_one_text_embeds_as_encode_does_without_its_batch_bookkeeping() -> None:
-    embedder = SentenceTransformerEmbedder(device="cpu")
+    embedder = SentenceTransformerEmbedder(device="cpu", backend="torch")
     embedder.load()
     model = embedder._model
     long_text = "word " * 600  # beyond the model's 256 tokens: truncated the same way

@@ -11,6 +11,7 @@ lists (cheaper for memory, and the indexer holds the GIL for less time).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import warnings
 from collections import OrderedDict
@@ -21,9 +22,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import ConfigurationError, MissingDependencyError
-from ...settings import Settings, check_device
+from ...settings import Settings, check_backend, check_device
+from . import onnx_model
 from .devices import batch_size_for, resolve_device
 from .threads import resolve_threads, torch_threads
+
+log = logging.getLogger(__name__)
 
 Vector = list[float]
 Array = npt.NDArray[np.float32]
@@ -51,6 +55,10 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use, on ``device`` (see
     :mod:`~agent_memory_plugins.core.indexes.devices`).
 
+    ``backend`` says what runs it: ``auto`` runs it through ONNX Runtime when the device is the CPU
+    and the model can be exported (:mod:`~agent_memory_plugins.core.indexes.onnx_model`: the same
+    vectors, cheaper), else on PyTorch; ``onnx`` insists on ONNX Runtime; ``torch`` on PyTorch.
+
     One text (a search query) is embedded on ``query_threads`` CPU threads, a batch on
     ``index_threads`` (``None``: every core); see :mod:`~agent_memory_plugins.core.indexes.threads`.
     ``batch_size`` ``None`` takes the device's (:data:`~agent_memory_plugins.core.indexes.devices.BATCH_SIZES`).
@@ -63,16 +71,26 @@ class SentenceTransformerEmbedder:
         device: str = "auto",
         query_threads: int = 1,
         index_threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
         self.model_name = model
         self.name = f"sentence-transformers/{model.rsplit('/', 1)[-1]}"
         self.device = check_device(device)
+        self.backend = check_backend(backend, device)
+        if backend == "onnx":
+            self.device = "cpu"
         if device not in ("auto", "cpu"):
             self.device = resolve_device(device)  # a GPU asked for by name: refused now if absent
         self._batch_size = batch_size
         self.query_threads = query_threads
         self.index_threads = resolve_threads(index_threads)
         self._model: Any = None
+        self._onnx: onnx_model.OnnxModel | None = None
+
+    @property
+    def runtime(self) -> str | None:
+        """What runs the model: ``"onnxruntime"`` or ``"torch"`` (``None`` before it is loaded)."""
+        return "onnxruntime" if self._onnx is not None else "torch" if self._model is not None else None
 
     @property
     def batch_size(self) -> int:
@@ -81,12 +99,21 @@ class SentenceTransformerEmbedder:
             return self._batch_size
         return batch_size_for(self.device if self.device != "auto" else resolve_device("auto"))
 
-    def _load(self) -> Any:
-        if self._model is None:
-            if self.device == "auto":
-                self.device = resolve_device("auto")
-            self._model = _shared_model(self.model_name, self.device)
-        return self._model
+    def _load(self) -> None:
+        if self._model is not None or self._onnx is not None:
+            return
+        if self.device == "auto":
+            self.device = resolve_device("auto")
+        if self.backend != "torch" and self.device == "cpu":
+            try:
+                self._onnx = onnx_model.load(self.model_name)
+                return
+            except onnx_model.UnsupportedModel as error:
+                if self.backend == "onnx":
+                    raise ConfigurationError(f"embedding_backend is 'onnx' but {self.model_name!r} cannot run "
+                                             f"through ONNX Runtime: {error}") from error
+                log.info("running %s on PyTorch: %s", self.model_name, error)
+        self._model = _shared_model(self.model_name, self.device)
 
     def load(self) -> None:
         """Load the model now (it is otherwise loaded on first use)."""
@@ -95,7 +122,9 @@ class SentenceTransformerEmbedder:
     @property
     def loaded(self) -> bool:
         """Whether the model is in memory (embedding does not wait seconds for it to load)."""
-        if self._model is not None:
+        if self._model is not None or self._onnx is not None:
+            return True
+        if self.backend != "torch" and self.device in ("auto", "cpu") and onnx_model.loaded(self.model_name):
             return True
         if self.device == "auto":
             return any(name == self.model_name for name, _ in _MODELS)
@@ -113,8 +142,14 @@ class SentenceTransformerEmbedder:
     def embed_array(self, texts: Sequence[str]) -> Array:
         """Normalised embeddings of ``texts`` as one float32 matrix (no Python floats made); one
         text on ``query_threads`` threads, more on ``index_threads``."""
-        model = self._load()
-        with torch_threads(self.query_threads if len(texts) <= 1 else self.index_threads):
+        self._load()
+        threads = self.query_threads if len(texts) <= 1 else self.index_threads
+        if self._onnx is not None:
+            if len(texts) == 1:
+                return self._onnx.embed_one(texts[0], threads)
+            return self._onnx.encode(texts, self.batch_size, threads)
+        model = self._model
+        with torch_threads(threads):
             if len(texts) == 1 and _plain(model):
                 return _embed_one(model, texts[0])
             vectors = model.encode(
@@ -341,7 +376,7 @@ def resolve_embedder(embedder: Any, model: str = "all-MiniLM-L6-v2", settings: S
         options = settings or Settings()
         return SentenceTransformerEmbedder(
             model if embedder is None else embedder, options.embedding_batch_size, options.embedding_device,
-            options.query_threads, options.index_threads,
+            options.query_threads, options.index_threads, options.embedding_backend,
         )
     if hasattr(embedder, "embed_documents") and hasattr(embedder, "embed_query"):
         name = _describe(embedder, ("model", "model_name"))
