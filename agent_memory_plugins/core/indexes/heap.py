@@ -7,9 +7,10 @@ stays there after ``forget``. The fix is glibc's ``M_PERTURB``: from then on eve
 ``malloc`` hands out is filled with zeros and every freed block is overwritten, so no block
 carries old contents into a file. It costs a ``memset`` per allocation and release outside
 Python's small-object allocator: a PyTorch model allocates and frees its activations on every
-forward pass, so batch embedding in a process with the scrub on runs about a quarter slower
-(``python benchmarks/speed.py --conversation`` prints the cost); one-query embeddings barely
-notice (their activations are small).
+forward pass, so batch embedding on PyTorch in a process with the scrub on runs about a quarter
+slower (``python benchmarks/speed.py --conversation`` prints the cost); one-query embeddings barely
+notice (their activations are small). The default backend on the CPU, ONNX Runtime
+(``onnx_model.py``), keeps its blocks in its own arena and does not notice either.
 
 It is set once per process, when a Chroma that writes files in this process is opened. Set
 ``AGENT_MEMORY_SCRUB_HEAP=0`` to leave the allocator alone. Other C libraries (musl, macOS)

@@ -1,5 +1,8 @@
 """How many CPU threads the embedding model runs on: few for a query, all cores for a bulk batch.
 
+(This module is about PyTorch. ONNX Runtime, the default on the CPU, takes a thread count per
+session: ``onnx_model.OnnxModel`` keeps one session per count, so the same policy holds there.)
+
 A search embeds one short query: spread over every core, its few milliseconds of work wait at
 OpenMP barriers for threads that a busy machine has descheduled, and it collapses (on a 2-core
 machine with a CPU-bound process beside it, 476 ms instead of 14 ms). A bulk batch of hundreds of
