@@ -17,6 +17,7 @@ from sentence_transformers.models import Dense, Pooling, Transformer
 
 from agent_memory_plugins import MemoryCore
 from agent_memory_plugins.core.indexes import onnx_model
+from agent_memory_plugins.core.indexes.devices import cpu_only_torch
 from agent_memory_plugins.core.indexes.embeddings import SentenceTransformerEmbedder, _model_location, resolve_embedder
 from agent_memory_plugins.errors import ConfigurationError
 from agent_memory_plugins.settings import Settings
@@ -149,3 +150,23 @@ def test_a_store_searches_with_either_backend_alike(tmp_path: Path) -> None:
             found[backend] = [(hit.record.text, round(hit.score, 4))
                               for hit in memory.search("where does Lena live?", user_id="alice", k=2)]
     assert found["onnx"] == found["torch"] and found["onnx"][0][0] == "My sister Lena lives in Porto."
+
+
+FIRST_USE = """
+import json, sys
+from agent_memory_plugins import MemoryCore
+with MemoryCore() as memory:
+    memory.add_message("s1", "user", "My sister Lena lives in Porto.", user_id="alice")
+    memory.flush()
+    hit = memory.search("where does Lena live?", user_id="alice")[0]
+print(json.dumps({"text": hit.record.text, "dense": "dense_rank" in hit.explain, "torch": "torch" in sys.modules}))
+"""
+
+
+@pytest.mark.skipif(not cpu_only_torch(), reason="a torch build that may see a GPU is imported to ask it")
+def test_a_fresh_process_embeds_and_searches_without_importing_pytorch() -> None:
+    SentenceTransformerEmbedder(device="cpu").load()  # the export is in the cache
+    done = subprocess.run([sys.executable, "-c", FIRST_USE], capture_output=True, text=True, check=True,
+                          timeout=120)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"text": "My sister Lena lives in Porto.", "dense": True, "torch": False}

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ...errors import ConfigurationError
@@ -23,6 +24,8 @@ def resolve_device(device: str, torch: Any = None) -> str:
     check_device(device)
     if device == "cpu":
         return device
+    if device == "auto" and torch is None and "torch" not in sys.modules and cpu_only_torch():
+        return "cpu"  # without importing torch (a second and a half, and memory the ONNX backend never needs)
     if torch is None:
         import torch
     cuda = bool(torch.cuda.is_available())
@@ -41,6 +44,17 @@ def resolve_device(device: str, torch: Any = None) -> str:
             raise ConfigurationError(f"embedding_device is {device!r} but torch sees {seen}; "
                                      "use 'auto' or 'cpu'")
     return device
+
+
+def cpu_only_torch() -> bool:
+    """Whether the installed torch is a CPU-only build (its version ends in ``+cpu``), which sees
+    no GPU; found from its package metadata, without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch").endswith("+cpu")
+    except PackageNotFoundError:
+        return False
 
 
 def batch_size_for(device: str) -> int:
