@@ -61,7 +61,8 @@ class Settings:
     or ``torch`` (sentence-transformers on PyTorch). Both give the same vectors (cosine >= 0.99999,
     checked at export); see ``core/indexes/onnx_model.py``."""
     embedding_batch_size: int | None = None
-    """Texts per model call; ``None``: the device's (64 on the CPU, 256 on CUDA, 128 on MPS)."""
+    """Texts per model call; ``None``: 32 on ONNX Runtime, else the device's (64 on the CPU, 256 on
+    CUDA, 128 on MPS)."""
     query_threads: int = 1
     """CPU threads that embed a search query: one short text gains nothing from more, and on a
     busy machine more make it wait for descheduled threads (see ``core/indexes/threads.py``)."""

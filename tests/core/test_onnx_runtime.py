@@ -170,3 +170,10 @@ def test_a_fresh_process_embeds_and_searches_without_importing_pytorch() -> None
                           timeout=120)
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {"text": "My sister Lena lives in Porto.", "dense": True, "torch": False}
+
+
+def test_batches_default_to_onnx_runtimes_size_unless_one_is_set() -> None:
+    default = SentenceTransformerEmbedder(device="cpu")
+    default.load()
+    assert default.batch_size == onnx_model.BATCH_SIZE
+    assert SentenceTransformerEmbedder(device="cpu", batch_size=8).batch_size == 8

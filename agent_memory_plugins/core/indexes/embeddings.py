@@ -94,9 +94,11 @@ class SentenceTransformerEmbedder:
 
     @property
     def batch_size(self) -> int:
-        """Texts per model call: the one given, else the device's."""
+        """Texts per model call: the one given, else ONNX Runtime's or the device's."""
         if self._batch_size is not None:
             return self._batch_size
+        if self._onnx is not None:
+            return onnx_model.BATCH_SIZE
         return batch_size_for(self.device if self.device != "auto" else resolve_device("auto"))
 
     def _load(self) -> None:
