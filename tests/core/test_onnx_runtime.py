@@ -177,3 +177,16 @@ def test_batches_default_to_onnx_runtimes_size_unless_one_is_set() -> None:
     default.load()
     assert default.batch_size == onnx_model.BATCH_SIZE
     assert SentenceTransformerEmbedder(device="cpu", batch_size=8).batch_size == 8
+
+
+def test_without_onnxruntime_auto_runs_on_torch_and_onnx_says_what_is_missing(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "onnxruntime" else real(name, *args))
+    auto = SentenceTransformerEmbedder(device="cpu")
+    assert auto.embed_query("hello").shape == (384,) and auto.runtime == "torch"
+    with pytest.raises(ConfigurationError, match="onnxruntime not installed"):
+        SentenceTransformerEmbedder(backend="onnx").embed_query("hello")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -148,7 +149,9 @@ class OnnxModel:
 
     def _ids(self, texts: Sequence[str]) -> list[list[int]]:
         prepared = [text.lower() for text in texts] if self.lowercase else list(texts)
-        return [encoding.ids for encoding in self.tokenizer.encode_batch(prepared)]
+        # One by one: as fast as encode_batch here, and no thread pool of the tokenizer's own (it
+        # would compete with the sessions' threads, and warns in processes that fork after it ran).
+        return [self.tokenizer.encode(text).ids for text in prepared]
 
     def _run(self, rows: list[list[int]], threads: int) -> Array:
         width = max(len(row) for row in rows)
@@ -206,6 +209,9 @@ def loaded(name: str) -> bool:
 def load(name: str) -> OnnxModel:
     """The exported model for ``name``: from the cache, else exported now (once per process and
     model); :class:`UnsupportedModel` when it cannot run through ONNX Runtime."""
+    missing = [package for package in ("onnxruntime", "tokenizers") if importlib.util.find_spec(package) is None]
+    if missing:
+        raise UnsupportedModel(f"{' and '.join(missing)} not installed")
     folder = model_folder(name)
     with _MODELS_LOCK:
         if folder not in _MODELS:
