@@ -76,9 +76,15 @@ def ms_since(start: float) -> float:
 
 
 def shared_model() -> Any:
-    """The process's shared all-MiniLM-L6-v2 (the object the core embeds with)."""
-    from agent_memory_plugins.core.indexes.embeddings import _shared_model
+    """The process's shared all-MiniLM-L6-v2 on PyTorch (the raw baselines' model), with the core's
+    own default model warmed up too: on the CPU that is ONNX Runtime (its export loaded, its
+    sessions for a query and for a batch made), so an import is timed with its model as warm as the
+    raw ``encode``'s, as it was when the core ran this very PyTorch object."""
+    from agent_memory_plugins.core.indexes.embeddings import SentenceTransformerEmbedder, _shared_model
 
+    core = SentenceTransformerEmbedder()
+    core.embed_array(["warm", "up"])
+    core.embed_query("warm up")
     return _shared_model("all-MiniLM-L6-v2")
 
 
