@@ -240,6 +240,7 @@ def _cached(folder: Path) -> OnnxModel:
                 target.rename(aside)
             shutil.rmtree(aside, ignore_errors=True)
     staging = root / f".export-{uuid.uuid4().hex}"
+    log.info("exporting %s to ONNX into %s (once per model and library version, about 10 s)", folder, target)
     try:
         export(folder, staging)
         try:
