@@ -12,6 +12,11 @@ for _name in list(os.environ):  # a developer's own settings must not change tes
     if _name.startswith("AGENT_MEMORY_") and not _name.startswith("AGENT_MEMORY_TEST_"):  # test knobs stay
         del os.environ[_name]
 
+import tempfile  # noqa: E402
+
+# the ONNX export of the default model: made once per test run, never in the developer's own cache
+os.environ["AGENT_MEMORY_MODEL_CACHE"] = tempfile.mkdtemp(prefix="amp-model-cache-")
+
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 

@@ -34,6 +34,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv(onnx_model.CACHE_ENV, str(folder))
     monkeypatch.setattr(onnx_model, "_MODELS", {})
+    monkeypatch.setattr(onnx_model, "_FAILED", {})
     return folder
 
 
@@ -189,4 +190,26 @@ def test_without_onnxruntime_auto_runs_on_torch_and_onnx_says_what_is_missing(
     auto = SentenceTransformerEmbedder(device="cpu")
     assert auto.embed_query("hello").shape == (384,) and auto.runtime == "torch"
     with pytest.raises(ConfigurationError, match="onnxruntime not installed"):
+        SentenceTransformerEmbedder(backend="onnx").embed_query("hello")
+
+
+def test_an_export_that_fails_its_check_leaves_nothing_and_torch_runs_the_model(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(onnx_model, "MIN_COSINE", 1.01)  # no export can pass: as if it gave other vectors
+    auto = SentenceTransformerEmbedder(device="cpu")
+    assert auto.embed_query("hello").shape == (384,) and auto.runtime == "torch"
+    assert [p.name for p in cache.iterdir()] == []  # the staging folder is gone, nothing was kept
+    with pytest.raises(ConfigurationError, match="differ from sentence-transformers'"):
+        SentenceTransformerEmbedder(backend="onnx").embed_query("hello")  # remembered: not exported again
+
+
+def test_an_export_that_breaks_falls_back_to_torch_and_onnx_says_why(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(folder: Path, target: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onnx_model, "export", full_disk)
+    auto = SentenceTransformerEmbedder(device="cpu")
+    assert auto.embed_query("hello").shape == (384,) and auto.runtime == "torch"
+    with pytest.raises(ConfigurationError, match=r"its export failed: .*No space left on device"):
         SentenceTransformerEmbedder(backend="onnx").embed_query("hello")

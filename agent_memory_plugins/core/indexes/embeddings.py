@@ -61,7 +61,8 @@ class SentenceTransformerEmbedder:
 
     One text (a search query) is embedded on ``query_threads`` CPU threads, a batch on
     ``index_threads`` (``None``: every core); see :mod:`~agent_memory_plugins.core.indexes.threads`.
-    ``batch_size`` ``None`` takes the device's (:data:`~agent_memory_plugins.core.indexes.devices.BATCH_SIZES`).
+    ``batch_size`` ``None`` takes ONNX Runtime's (32), else the device's
+    (:data:`~agent_memory_plugins.core.indexes.devices.BATCH_SIZES`).
     """
 
     def __init__(

@@ -13,7 +13,7 @@ sentence-transformers model of exactly a Transformer with a fast tokenizer, a Po
 CLS tokens, and optionally Normalize, with no default prompt and no truncated dimension. Anything
 else raises :class:`UnsupportedModel` and the embedder runs the model with PyTorch.
 
-The export (about 5 s: PyTorch loads the model, ``torch.onnx`` traces it) happens once per model
+The export (about 10 s: PyTorch loads the model, ``torch.onnx`` traces it) happens once per model
 and version and lands in ``$AGENT_MEMORY_MODEL_CACHE`` (default ``$XDG_CACHE_HOME/agent-memory-plugins``,
 else ``~/.cache/agent-memory-plugins``), in a folder named by a digest of the model's files and the
 exporter's versions. Processes that export at once each write a folder of their own and rename it
@@ -84,7 +84,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"format": str(FORMAT), "opset": str(OPSET)}
-    for package in ("torch", "transformers", "sentence-transformers", "onnx"):
+    for package in ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "tokenizers"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
@@ -195,14 +195,18 @@ _MODELS: dict[Path, OnnxModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+_FAILED: dict[Path, UnsupportedModel] = {}
+_FOLDER_LOCKS: dict[Path, threading.Lock] = {}
+
+
 def loaded(name: str) -> bool:
-    """Whether model ``name`` is exported and in memory in this process."""
+    """Whether model ``name`` is exported and in memory in this process (never waits: the write
+    path asks it while an export may be running)."""
     try:
         folder = model_folder(name)
     except UnsupportedModel:
         return False
-    with _MODELS_LOCK:
-        return folder in _MODELS
+    return folder in _MODELS
 
 
 def load(name: str) -> OnnxModel:
@@ -213,9 +217,23 @@ def load(name: str) -> OnnxModel:
         raise UnsupportedModel(f"{' and '.join(missing)} not installed")
     folder = model_folder(name)
     with _MODELS_LOCK:
-        if folder not in _MODELS:
-            _MODELS[folder] = _cached(folder)
-        return _MODELS[folder]
+        lock = _FOLDER_LOCKS.setdefault(folder, threading.Lock())
+    with lock:  # one export per model at a time; other models and `loaded` do not wait for it
+        if folder in _MODELS:
+            return _MODELS[folder]
+        if folder in _FAILED:  # tried in this process already: not again for every store
+            raise _FAILED[folder]
+        try:
+            model = _cached(folder)
+        except UnsupportedModel as error:
+            _FAILED[folder] = error
+            raise
+        except Exception as error:
+            log.warning("exporting %s to ONNX failed", folder, exc_info=True)
+            _FAILED[folder] = UnsupportedModel(f"its export failed: {error}")
+            raise _FAILED[folder] from error
+        _MODELS[folder] = model
+        return model
 
 
 def _cached(folder: Path) -> OnnxModel:
