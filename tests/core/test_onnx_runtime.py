@@ -103,6 +103,16 @@ def test_a_cache_that_cannot_be_written_exports_to_a_temporary_folder(
     assert blocker.read_text() == "not a folder"
 
 
+def test_an_export_in_a_cache_that_cannot_be_written_is_still_used(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    SentenceTransformerEmbedder(device="cpu").load()
+    [exported] = cache.iterdir()
+    monkeypatch.setattr(onnx_model, "_MODELS", {})
+    monkeypatch.setattr(onnx_model, "_writable", lambda root: False)  # as a read-only image's cache
+    monkeypatch.setattr(onnx_model, "export", lambda folder, target: pytest.fail("exported again"))
+    assert onnx_model.load("all-MiniLM-L6-v2").folder == exported
+
+
 def _saved(folder: Path, modules: list[object]) -> str:
     SentenceTransformer(modules=modules, device="cpu").save(str(folder))
     return str(folder)

@@ -193,8 +193,6 @@ def model_folder(name: str) -> Path:
 
 _MODELS: dict[Path, OnnxModel] = {}
 _MODELS_LOCK = threading.Lock()
-
-
 _FAILED: dict[Path, UnsupportedModel] = {}
 _FOLDER_LOCKS: dict[Path, threading.Lock] = {}
 
@@ -238,17 +236,9 @@ def load(name: str) -> OnnxModel:
 
 def _cached(folder: Path) -> OnnxModel:
     root = cache_root()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".probe-{uuid.uuid4().hex}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        log.info("model cache %s cannot be written (%s); exporting to a temporary folder", root, error)
-        root = Path(tempfile.mkdtemp(prefix="amp-onnx-"))
-        atexit.register(shutil.rmtree, root, True)
-    target = root / f"onnx-{model_key(folder)}"
-    if target.is_dir():
+    name = f"onnx-{model_key(folder)}"
+    target = root / name
+    if target.is_dir():  # read first: a cache baked into a read-only image is used as it is
         try:
             return OnnxModel(target)
         except Exception as error:
@@ -257,6 +247,11 @@ def _cached(folder: Path) -> OnnxModel:
             with contextlib.suppress(OSError):
                 target.rename(aside)
             shutil.rmtree(aside, ignore_errors=True)
+    if not _writable(root):
+        log.info("model cache %s cannot be written; exporting to a temporary folder", root)
+        root = Path(tempfile.mkdtemp(prefix="amp-onnx-"))
+        atexit.register(shutil.rmtree, root, True)
+        target = root / name
     staging = root / f".export-{uuid.uuid4().hex}"
     log.info("exporting %s to ONNX into %s (once per model and library version, about 10 s)", folder, target)
     try:
@@ -269,6 +264,18 @@ def _cached(folder: Path) -> OnnxModel:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return OnnxModel(target)
+
+
+def _writable(root: Path) -> bool:
+    """Whether exports can be written under ``root`` (made when missing)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def export(folder: Path, target: Path) -> None:
