@@ -1,4 +1,5 @@
-"""What a search query asks about, read without a model: the time it points at.
+"""What a search query asks about, read without a model: the time it points at, and whether it
+asks about the one who asks (:func:`asks_about_asker`).
 
 :func:`find_time` resolves time expressions ("in May 2023", "on 8 May, 2023", "October 13, 2023",
 "in 2022", "in June", "yesterday", "last week", "3 days ago", ...) into a :class:`TimeSpan`
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["TimeSpan", "find_time"]
+__all__ = ["TimeSpan", "asks_about_asker", "find_time"]
 
 MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): number for number, name in enumerate(calendar.month_abbr) if name})
@@ -134,3 +135,16 @@ def find_time(query: str, reference: float | Callable[[], float | None] | None) 
     return _relative(relative, moment) if moment is not None else None
 
 
+
+
+_FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|yourselves)\b", re.I)
+
+
+def asks_about_asker(query: str) -> bool:
+    """Whether ``query`` asks about the one who asks: it speaks in the first person ("I", "my",
+    "I'm") and addresses no one ("you", "your"). A user asking an assistant about their own life
+    ("What degree did I graduate with?") wants what they said, not the assistant's replies; "what
+    did you recommend?" asks for the assistant's words, and "What has Melanie painted?" names
+    whom it asks about."""
+    return _FIRST_PERSON.search(query) is not None and _SECOND_PERSON.search(query) is None

@@ -25,6 +25,7 @@ class Weights:
     relative_time: float = Settings.relative_time_boost
     question: float = Settings.question_weight
     filler: float = Settings.filler_weight
+    assistant: float = Settings.assistant_weight
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Weights:
@@ -34,6 +35,7 @@ class Weights:
             recency_half_life_days=settings.recency_half_life_days, importance=settings.importance_weight,
             time=settings.time_boost, relative_time=settings.relative_time_boost,
             question=settings.question_weight, filler=settings.filler_weight,
+            assistant=settings.assistant_weight,
         )
 
 
@@ -140,6 +142,12 @@ def states(text: str, words: int) -> bool:
 def filler_factor(text: str, weights: Weights) -> float:
     """``weights.filler`` for a content-free turn ("ok", "Sounds fun.", "ok 14"), else 1.0."""
     return weights.filler if weights.filler != 1.0 and is_filler(text) else 1.0
+
+
+def role_factor(role: str | None, about_asker: bool, weights: Weights) -> float:
+    """``weights.assistant`` for an assistant message when the query asks about the one who asks
+    (:func:`.query_analysis.asks_about_asker`: the user's facts are in the user's messages), else 1.0."""
+    return weights.assistant if about_asker and role == "assistant" else 1.0
 
 
 def time_factor(span: TimeSpan | None, epoch: float, weights: Weights) -> float:

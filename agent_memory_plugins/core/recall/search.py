@@ -7,8 +7,9 @@ keyword candidates (by their own words and their neighbours'; so the keyword sid
 when the machine has a core to spare: it is done before the query embedding is);
 keyword favourites the approximate dense search missed get their exact similarity; the two score
 lists are fused (:func:`.ranking.fuse`); the record store's scoring fields (importance, when it was
-said, whether it only asks) adjust each score for recency, importance, the time the query names
-and questions; superseded records move below their successors; links are followed on request.
+said, whether it only asks) adjust each score for recency, importance, the time the query names,
+questions, and (for a query about the one who asks) assistant replies; superseded records move
+below their successors; links are followed on request.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..indexes.vectors import ChromaIndex
 from ..storage.interface import Filters, RecordStore
 from .associations import expand_links, rank_superseded
 from .keywords import query_terms
-from .query_analysis import find_time
+from .query_analysis import asks_about_asker, find_time
 from .ranking import (
     RESCORED,
     Weights,
@@ -35,6 +36,7 @@ from .ranking import (
     final_score,
     fuse,
     question_factor,
+    role_factor,
     states,
     time_factor,
     with_rescored,
@@ -146,6 +148,9 @@ class Recall:
         read = depth + SUPERSESSION_MARGIN
         if self.settings.session_weight > 0:
             read = max(read, SESSION_CANDIDATES)
+        about_asker = self.weights.assistant != 1.0 and asks_about_asker(text)
+        if about_asker:  # assistant replies move down: the user's messages below them move up
+            read = max(read, scored)
         rows = self.store.get_matching(best[:read], filters)  # whole records: the best only
         for record_id, row in rows.items():  # content-free turns and summaries move down (texts read here)
             filler = filler_factor(row.record.text, self.weights)
@@ -154,6 +159,9 @@ class Recall:
                 explain["filler"], explain["score"] = filler, explain["score"] * filler
             if "question" in explain and states(row.record.text, self.settings.question_statement_words):
                 explain["score"] /= explain.pop("question")  # it asks, but says something first
+            role = role_factor(row.record.role, about_asker, self.weights)
+            if role != 1.0:  # a question about the asker: their own messages hold the facts
+                explain["role"], explain["score"] = role, explain["score"] * role
             if row.record.kind == "summary" and self.settings.summary_weight != 1.0:  # below the turns
                 explain["summary"] = self.settings.summary_weight
                 explain["score"] *= self.settings.summary_weight
