@@ -137,7 +137,7 @@ def find_time(query: str, reference: float | Callable[[], float | None] | None) 
 
 
 
-_FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:i|me|my|myself)\b", re.I)
 _SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|yourselves)\b", re.I)
 
 
