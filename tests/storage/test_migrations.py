@@ -37,9 +37,11 @@ def _old_store(tmp_path: Path) -> Path:
 PREVIOUS_LAYOUT = {"context_neighbour_words": 0}
 """The previous release's neighbour context (issue 21 made 40 the default: a store opened with it
 rebuilds its context rows once, which these tests would count as work queued by the migration)."""
-PREVIOUS_RANKING = {"summary_weight": 1.0}
-"""The previous release's ranking of summaries (issue 21 made 0.5 the default: a summary now ranks
-below a turn that matches as well), so that its answers can be compared hit for hit."""
+PREVIOUS_RANKING = {"summary_weight": 1.0, "assistant_weight": 1.0}
+"""The previous release's ranking of summaries and assistant replies (issue 21 made 0.5 the default
+for both: a summary now ranks below a turn that matches as well, and an assistant reply below the
+user's own message for a question about the one who asks, such as "Where do I live now?"), so that
+its answers can be compared hit for hit."""
 
 
 def test_a_store_made_by_the_previous_release_opens_and_answers_the_same(tmp_path: Path) -> None:
