@@ -25,7 +25,7 @@ from ...settings import Settings
 from ..indexes.embeddings import CachedEmbedder
 from ..indexes.passages import collapse, passage_ids, with_passages
 from ..indexes.vectors import ChromaIndex
-from ..storage.interface import Filters, RecordStore
+from ..storage.interface import Filters, RecordStore, StoredRow
 from .associations import expand_links, rank_superseded
 from .keywords import query_terms
 from .query_analysis import asks_about_asker, find_time
@@ -50,7 +50,8 @@ SCORED = 60
 """Best fused candidates whose scoring fields (importance, time said, whether it asks) are read
 and weighed; the rest of the (up to twice ``candidates``) fused ones cannot reach the top ``k``
 often enough to pay for reading them (LoCoMo dev recall@10: 0.831 reading all, 0.829 the best 60,
-0.823 the best 30)."""
+0.823 the best 30). When the query names a time, all are weighed: a record from that time scores
+×2 and can come from anywhere in the fused ranking."""
 SESSION_CANDIDATES = 30
 """Best candidates among which sessions lend weight to their turns (``session_weight``)."""
 MAX_ID_FILTER = 10_000
@@ -121,15 +122,16 @@ class Recall:
                 unavailable = True
         parts = fuse(dense, keyword, self.weights, dense_complete)
         depth = max(k, self.settings.rerank_candidates) if self.reranker is not None else k
+        newest = (lambda: self.store.newest_timestamp(filters.user_id)) if self.weights.relative_time > 0 else None
+        span = find_time(text, newest) if self.weights.time > 0 else None  # time_boost 0 turns both off
         scored = max(SCORED, depth + SUPERSESSION_MARGIN)
-        if len(parts) > scored:
+        if len(parts) > scored and span is None:  # a time the query names lifts any candidate: all are weighed
             best_fused = sorted(parts, key=lambda record_id: parts[record_id]["fusion"], reverse=True)[:scored]
             parts = {record_id: parts[record_id] for record_id in best_fused}
         fields = self.store.scoring_fields(list(parts), filters)  # the record store has the last word
-        newest = (lambda: self.store.newest_timestamp(filters.user_id)) if self.weights.relative_time > 0 else None
-        span = find_time(text, newest) if self.weights.time > 0 else None  # time_boost 0 turns both off
         now = time.time()
         explains: dict[str, dict[str, Any]] = {}
+        unasked: dict[str, float] = {}  # each score before the question factor (a text that states is spared it)
         for record_id, (importance, said, asks) in fields.items():
             explain: dict[str, Any] = {**parts[record_id], **final_score(parts[record_id]["fusion"], importance,
                                                                          now - said, self.weights)}
@@ -140,31 +142,29 @@ class Recall:
             when = time_factor(span, said, self.weights)
             if when != 1.0:
                 explain["time"], explain["score"] = when, explain["score"] * when
+            unasked[record_id] = explain["score"]
             question = question_factor(asks, self.weights)
             if question != 1.0:
                 explain["question"], explain["score"] = question, explain["score"] * question
             explains[record_id] = explain
         best = sorted(explains, key=lambda record_id: explains[record_id]["score"], reverse=True)
-        read = depth + SUPERSESSION_MARGIN
+        settled = depth + SUPERSESSION_MARGIN  # the best this many must be the best by their final scores
         if self.settings.session_weight > 0:
-            read = max(read, SESSION_CANDIDATES)
+            settled = max(settled, SESSION_CANDIDATES)
         about_asker = self.weights.assistant != 1.0 and asks_about_asker(text)
-        if about_asker:  # assistant replies move down: the user's messages below them move up
-            read = max(read, scored)
-        rows = self.store.get_matching(best[:read], filters)  # whole records: the best only
-        for record_id, row in rows.items():  # content-free turns and summaries move down (texts read here)
-            filler = filler_factor(row.record.text, self.weights)
-            explain = explains[record_id]
-            if filler != 1.0:
-                explain["filler"], explain["score"] = filler, explain["score"] * filler
-            if "question" in explain and states(row.record.text, self.settings.question_statement_words):
-                explain["score"] /= explain.pop("question")  # it asks, but says something first
-            role = role_factor(row.record.role, about_asker, self.weights)
-            if role != 1.0:  # a question about the asker: their own messages hold the facts
-                explain["role"], explain["score"] = role, explain["score"] * role
-            if row.record.kind == "summary" and self.settings.summary_weight != 1.0:  # below the turns
-                explain["summary"] = self.settings.summary_weight
-                explain["score"] *= self.settings.summary_weight
+        rows: dict[str, StoredRow] = {}
+        read = settled
+        while True:  # whole records, the best only: their texts move some down, read on until none below can pass
+            found = self.store.get_matching([i for i in best[:read] if i not in rows], filters)
+            for record_id, row in found.items():
+                self._weigh_text(explains[record_id], row.record, unasked[record_id], about_asker)
+            rows.update(found)
+            if read >= len(best) or self.settings.session_weight > 0:
+                break
+            final = sorted((explains[i]["score"] for i in rows), reverse=True)
+            if len(final) >= settled and final[settled - 1] >= max(unasked[i] for i in best[read:]):
+                break  # no record not read yet can enter the best ``settled``: its text can only lower its score
+            read *= 2
         lend = session_factors({i: explains[i]["score"] for i in rows},
                                {i: row.record.session_id for i, row in rows.items()}, self.settings.session_weight)
         for record_id, factor in lend.items():  # a session matching as a whole lends weight to its turns
@@ -189,3 +189,20 @@ class Recall:
         elif follow_links is not False:
             raise InvalidInputError(f"follow_links must be True or False, got {follow_links!r}")
         return hits
+
+    def _weigh_text(self, explain: dict[str, Any], record: MemoryRecord, unasked: float, about_asker: bool) -> None:
+        """Adjust a candidate's score by what its text and kind show: a text that states something
+        before it asks is spared the question factor (its score goes back to ``unasked``), and
+        content-free turns, assistant replies to a question about the asker and summaries move down."""
+        if "question" in explain and states(record.text, self.settings.question_statement_words):
+            del explain["question"]  # it asks, but says something first
+            explain["score"] = unasked
+        filler = filler_factor(record.text, self.weights)
+        if filler != 1.0:
+            explain["filler"], explain["score"] = filler, explain["score"] * filler
+        role = role_factor(record.role, about_asker, self.weights)
+        if role != 1.0:  # a question about the asker: their own messages hold the facts
+            explain["role"], explain["score"] = role, explain["score"] * role
+        if record.kind == "summary" and self.settings.summary_weight != 1.0:  # below the turns
+            explain["summary"] = self.settings.summary_weight
+            explain["score"] *= self.settings.summary_weight
