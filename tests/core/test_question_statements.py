@@ -42,3 +42,14 @@ def test_by_default_a_message_that_tells_something_before_it_asks_ranks_as_a_sta
             assert hits[0].record.text == first
             assert ("question" in hits[[h.record.text for h in hits].index(WORKSHOP)].explain) is bool(settings)
             memory.forget(user_id="default")  # a PostgreSQL store outlives the core: start the next one empty
+
+
+def test_a_question_weight_of_zero_drops_bare_questions_and_keeps_long_ones() -> None:
+    with MemoryCore(question_weight=0.0, question_statement_words=8) as memory:
+        memory.add_messages("s", [{"role": "user", "content": ASKS},
+                                  {"role": "user", "content": "What is the name of your cat?"}])
+        memory.flush()
+        hits = {h.record.text: h for h in memory.search("what is my cat called", k=5, kinds=["message"])}
+        memory.forget(user_id="default")  # a PostgreSQL store outlives the core: start the next one empty
+    assert "question" not in hits[ASKS].explain and hits[ASKS].score > 0
+    assert hits["What is the name of your cat?"].score == 0.0

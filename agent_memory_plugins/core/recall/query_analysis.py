@@ -135,8 +135,6 @@ def find_time(query: str, reference: float | Callable[[], float | None] | None) 
     return _relative(relative, moment) if moment is not None else None
 
 
-
-
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|myself)\b", re.I)
 _SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|yourselves)\b", re.I)
 
